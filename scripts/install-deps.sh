@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what pgsyncbench needs and is missing: PostgreSQL 15 (server + pgbench), etcd, Patroni.
+# Idempotent: each step checks first. Safe to run as root (CI) or with sudo available.
+set -euo pipefail
+
+PATRONI_VENV=${PATRONI_VENV:-/opt/pgsyncbench-patroni}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+
+log() { echo "install-deps: $*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_pkgs=()
+[ -x "$PG_BIN/postgres" ] || apt_pkgs+=(postgresql-15)
+[ -x "$PG_BIN/pgbench" ] || apt_pkgs+=(postgresql-client-15)
+command -v etcd >/dev/null 2>&1 || apt_pkgs+=(etcd-server)
+[ -x /usr/bin/python3 ] || apt_pkgs+=(python3)
+/usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_pkgs+=(python3-venv)
+
+if [ ${#apt_pkgs[@]} -gt 0 ]; then
+  log "installing Debian packages: ${apt_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -qq
+  # The postgresql package would start a cluster on 5432; the harness starts its own servers.
+  as_root mkdir -p /usr/sbin
+  printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+  as_root chmod +x /usr/sbin/policy-rc.d
+  as_root apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null
+  as_root rm -f /usr/sbin/policy-rc.d
+fi
+
+# Patroni runs as the postgres user when we are root, so it lives in a venv of Debian's python,
+# which every user can read (root's pyenv python is not readable by postgres).
+if ! [ -x "$PATRONI_VENV/bin/patroni" ]; then
+  log "installing Patroni into $PATRONI_VENV"
+  as_root /usr/bin/python3 -m venv "$PATRONI_VENV"
+  as_root "$PATRONI_VENV/bin/pip" install -q --disable-pip-version-check 'patroni[etcd3]' psycopg2-binary
+fi
+
+log "ok: postgres $("$PG_BIN/postgres" --version | awk '{print $3}'), etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), patroni $("$PATRONI_VENV/bin/patroni" --version | awk '{print $2}')"

@@ -1,0 +1,175 @@
+//! Command-line definitions. Flags follow pgbench where pgbench has them; `-h` is the host, so
+//! help is `--help` only.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::conn::ConnOptions;
+use crate::mode::SyncCommit;
+use crate::workload::{Builtin, Protocol};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pgsyncbench",
+    version,
+    about = "Measures what PostgreSQL's synchronous_commit modes cost and buy on Patroni clusters",
+    disable_help_flag = true
+)]
+pub struct Cli {
+    #[arg(long, action = ArgAction::Help, global = true, help = "Print help")]
+    pub help: Option<bool>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and load pgbench's tables (like `pgbench -i`)
+    Init(InitArgs),
+    /// Run a pgbench-compatible load and report latency and TPS
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub conn: ConnOptions,
+    /// Scale factor: 100000 accounts, 10 tellers and 1 branch per unit
+    #[arg(short = 's', long = "scale", default_value_t = 1, value_parser = clap::value_parser!(i64).range(1..))]
+    pub scale: i64,
+    /// Fill factor of the tables, 10 to 100
+    #[arg(short = 'F', long = "fillfactor", default_value_t = 100, value_parser = clap::value_parser!(u32).range(10..=100))]
+    pub fillfactor: u32,
+    /// Create unlogged tables
+    #[arg(long = "unlogged-tables")]
+    pub unlogged_tables: bool,
+    /// Split pgbench_accounts into this many range partitions (0: not partitioned)
+    #[arg(long = "partitions", default_value_t = 0)]
+    pub partitions: u32,
+    /// Quiet: no progress output
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// Database name or connection string, as pgbench's last argument
+    #[arg(value_name = "DBNAME")]
+    pub dbname_arg: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub conn: ConnOptions,
+    /// Built-in script
+    #[arg(short = 'b', long = "builtin", value_enum, value_name = "NAME", conflicts_with_all = ["select_only", "skip_some_updates"])]
+    pub builtin: Option<Builtin>,
+    /// Same as -b select-only
+    #[arg(short = 'S', long = "select-only", conflicts_with = "skip_some_updates")]
+    pub select_only: bool,
+    /// Same as -b simple-update
+    #[arg(short = 'N', long = "skip-some-updates")]
+    pub skip_some_updates: bool,
+    /// Number of concurrent clients (one connection each)
+    #[arg(short = 'c', long = "client", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub clients: u32,
+    /// Number of worker threads
+    #[arg(short = 'j', long = "jobs", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: u32,
+    /// Measured duration in seconds [default: 10]
+    #[arg(short = 'T', long = "time", value_name = "SECONDS", conflicts_with = "transactions", value_parser = clap::value_parser!(u64).range(1..))]
+    pub time: Option<u64>,
+    /// Transactions per client, instead of a duration
+    #[arg(short = 't', long = "transactions", value_name = "NUM", value_parser = clap::value_parser!(u64).range(1..))]
+    pub transactions: Option<u64>,
+    /// Query protocol
+    #[arg(short = 'M', long = "protocol", value_enum, default_value = "simple")]
+    pub protocol: Protocol,
+    /// Print a progress line every SECONDS
+    #[arg(short = 'P', long = "progress", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub progress: Option<u64>,
+    /// Seconds of load run before measuring, not recorded
+    #[arg(long = "warmup", value_name = "SECONDS", default_value_t = 0)]
+    pub warmup: u64,
+    /// Run with this synchronous_commit: off, local, remote_write, on, remote_apply
+    #[arg(long = "sync-commit", value_name = "MODE")]
+    pub sync_commit: Option<SyncCommit>,
+    /// Write the result as JSON (schema: schemas/run-result.schema.json)
+    #[arg(long = "json", value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write an HdrHistogram interval log (1 s intervals, V2 + DEFLATE)
+    #[arg(long = "hlog", value_name = "FILE")]
+    pub hlog: Option<PathBuf>,
+    /// Seed of the random draws (default: from the clock); recorded in the result
+    #[arg(long = "random-seed", value_name = "SEED")]
+    pub seed: Option<u64>,
+    /// Database name or connection string, as pgbench's last argument
+    #[arg(value_name = "DBNAME")]
+    pub dbname_arg: Option<String>,
+}
+
+impl RunArgs {
+    pub fn builtin(&self) -> Builtin {
+        match (self.builtin, self.select_only, self.skip_some_updates) {
+            (Some(b), _, _) => b,
+            (None, true, _) => Builtin::SelectOnly,
+            (None, _, true) => Builtin::SimpleUpdate,
+            _ => Builtin::TpcbLike,
+        }
+    }
+}
+
+/// The connection options with the positional DBNAME folded in (`-d` wins, as in pgbench).
+pub fn conn_with_positional(conn: &ConnOptions, dbname: &Option<String>) -> ConnOptions {
+    let mut conn = conn.clone();
+    if conn.dbname.is_none() {
+        conn.dbname = dbname.clone();
+    }
+    conn
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("pgsyncbench").chain(args.iter().copied()))
+    }
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        match parse(args).unwrap().command {
+            Command::Run(r) => r,
+            other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pgbench_flags_parse() {
+        let r = run_args(&["run", "-h", "db", "-p", "5433", "-U", "u", "-c", "8", "-j", "2", "-T", "10", "-M", "prepared", "-S", "bench"]);
+        assert_eq!(r.conn.host.as_deref(), Some("db"));
+        assert_eq!(r.clients, 8);
+        assert_eq!(r.threads, 2);
+        assert_eq!(r.builtin(), Builtin::SelectOnly);
+        assert_eq!(r.protocol, Protocol::Prepared);
+        assert_eq!(r.dbname_arg.as_deref(), Some("bench"));
+        assert_eq!(run_args(&["run", "-N"]).builtin(), Builtin::SimpleUpdate);
+        assert_eq!(run_args(&["run"]).builtin(), Builtin::TpcbLike);
+    }
+
+    #[test]
+    fn bad_combinations_and_values_are_rejected() {
+        assert!(parse(&["run", "-T", "5", "-t", "3"]).is_err());
+        assert!(parse(&["run", "-c", "0"]).is_err());
+        assert!(parse(&["run", "-b", "nonesuch"]).is_err());
+        assert!(parse(&["run", "-b", "select-only", "-N"]).is_err());
+        let e = parse(&["run", "--sync-commit", "remote_flush"]).unwrap_err();
+        assert!(e.to_string().contains("use one of off, local, remote_write, on, remote_apply"), "{e}");
+        assert!(parse(&["init", "-F", "5"]).is_err());
+    }
+}

@@ -1,0 +1,551 @@
+//! Where to connect, taken as libpq takes it: `-h -p -U -d` flags, a `key=value` connection
+//! string or `postgresql://` URL in place of the database name, and PG* environment variables.
+//! Precedence follows psql: connection string, then flags, then environment, then defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio_postgres::config::Host;
+use tokio_postgres::{Client, Config, NoTls};
+
+use crate::pgerror;
+use crate::pgpass;
+use crate::tls::{self, SslMode, TlsError};
+
+/// libpq has no connect timeout by default; a benchmark must never hang on a dead host.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connection flags as the user gave them.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConnOptions {
+    /// Database server host or socket directory
+    #[arg(short = 'h', long = "host", value_name = "HOSTNAME")]
+    pub host: Option<String>,
+    /// Database server port
+    #[arg(short = 'p', long = "port", value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Connect as this database user
+    #[arg(short = 'U', long = "username", value_name = "USERNAME")]
+    pub user: Option<String>,
+    /// Database name, or a connection string (`host=... dbname=...` or `postgresql://...`)
+    #[arg(short = 'd', long = "dbname", value_name = "DBNAME")]
+    pub dbname: Option<String>,
+}
+
+impl ConnOptions {
+    /// Whether the user named a server at all (flags, a connection string or PGHOST).
+    pub fn names_a_server(&self, env: &dyn Env) -> bool {
+        self.host.is_some()
+            || self.port.is_some()
+            || self.dbname.as_deref().is_some_and(is_conninfo)
+            || env.var("PGHOST").is_some()
+            || env.var("PGHOSTADDR").is_some()
+    }
+}
+
+/// Environment lookup, so resolution can be tested without touching the process environment.
+pub trait Env {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    #[error("invalid connection string: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot connect to {target}: {reason}{hint}")]
+    Connect {
+        target: String,
+        reason: String,
+        hint: &'static str,
+    },
+}
+
+/// A resolved server address with credentials. Its `Display` never shows the password.
+#[derive(Clone)]
+pub struct Target {
+    config: Config,
+    ssl: SslMode,
+    root_cert: Option<PathBuf>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label())
+    }
+}
+
+pub fn is_conninfo(s: &str) -> bool {
+    s.contains('=') || s.starts_with("postgresql://") || s.starts_with("postgres://")
+}
+
+impl Target {
+    pub fn resolve(opts: &ConnOptions, env: &dyn Env) -> Result<Target, ConnError> {
+        let (mut config, ssl_keys) = match opts.dbname.as_deref().filter(|d| is_conninfo(d)) {
+            Some(conninfo) => {
+                let (rest, ssl_keys) = split_ssl_keys(conninfo);
+                let config: Config = rest
+                    .parse()
+                    .map_err(|e: tokio_postgres::Error| ConnError::Invalid(pgerror::describe(&e)))?;
+                (config, ssl_keys)
+            }
+            None => {
+                let mut config = Config::new();
+                if let Some(db) = &opts.dbname {
+                    config.dbname(db);
+                }
+                (config, Vec::new())
+            }
+        };
+
+        if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
+            let hosts = opts
+                .host
+                .clone()
+                .or_else(|| env.var("PGHOST"))
+                .unwrap_or_else(default_host);
+            for host in hosts.split(',') {
+                config.host(host.trim());
+            }
+        }
+        if config.get_ports().is_empty() {
+            let port = match (opts.port, env.var("PGPORT")) {
+                (Some(p), _) => p,
+                (None, Some(p)) => p
+                    .parse()
+                    .map_err(|_| ConnError::Invalid(format!("PGPORT '{p}' is not a port number")))?,
+                (None, None) => 5432,
+            };
+            config.port(port);
+        }
+        if config.get_user().is_none() {
+            let user = opts
+                .user
+                .clone()
+                .or_else(|| env.var("PGUSER"))
+                .or_else(|| env.var("USER"))
+                .or_else(|| env.var("LOGNAME"))
+                .unwrap_or_else(|| "postgres".into());
+            config.user(user);
+        }
+        if config.get_dbname().is_none() {
+            let db = env
+                .var("PGDATABASE")
+                .unwrap_or_else(|| config.get_user().unwrap_or_default().to_string());
+            config.dbname(db);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name(env.var("PGAPPNAME").unwrap_or_else(|| "pgsyncbench".into()));
+        }
+        if config.get_password().is_none() {
+            if let Some(pw) = env.var("PGPASSWORD").or_else(|| password_from_file(&config, env)) {
+                config.password(pw);
+            }
+        }
+        if let Some(attrs) = env.var("PGTARGETSESSIONATTRS") {
+            if !opts.dbname.as_deref().is_some_and(|d| d.contains("target_session_attrs")) {
+                let parsed: Config = format!("target_session_attrs={attrs}")
+                    .parse()
+                    .map_err(|_| ConnError::Invalid(format!("PGTARGETSESSIONATTRS '{attrs}' is not supported")))?;
+                config.target_session_attrs(parsed.get_target_session_attrs());
+            }
+        }
+        let timeout = match config.get_connect_timeout() {
+            Some(t) => *t,
+            None => match env.var("PGCONNECT_TIMEOUT") {
+                Some(t) => Duration::from_secs(t.parse().map_err(|_| {
+                    ConnError::Invalid(format!("PGCONNECT_TIMEOUT '{t}' is not a number of seconds"))
+                })?),
+                None => DEFAULT_CONNECT_TIMEOUT,
+            },
+        };
+        config.connect_timeout(timeout);
+
+        let lookup = |key: &str, var: &str| {
+            ssl_keys
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .or_else(|| env.var(var))
+        };
+        let ssl = match lookup("sslmode", "PGSSLMODE") {
+            Some(m) => SslMode::parse(&m).ok_or_else(|| {
+                ConnError::Invalid(format!(
+                    "sslmode '{m}': use disable, allow, prefer, require, verify-ca or verify-full"
+                ))
+            })?,
+            None => SslMode::Prefer,
+        };
+        config.ssl_mode(ssl.for_driver());
+        let root_cert = lookup("sslrootcert", "PGSSLROOTCERT").map(PathBuf::from);
+        Ok(Target {
+            config,
+            ssl,
+            root_cert,
+            timeout,
+        })
+    }
+
+    /// The same credentials and database on another host and port (a cluster member).
+    pub fn with_host(&self, host: &str, port: u16) -> Target {
+        let mut t = self.clone();
+        let mut config = Config::new();
+        config.host(host).port(port);
+        if let Some(u) = self.config.get_user() {
+            config.user(u);
+        }
+        if let Some(p) = self.config.get_password() {
+            config.password(p);
+        }
+        if let Some(d) = self.config.get_dbname() {
+            config.dbname(d);
+        }
+        if let Some(a) = self.config.get_application_name() {
+            config.application_name(a);
+        }
+        config.ssl_mode(self.config.get_ssl_mode());
+        config.connect_timeout(self.timeout);
+        t.config = config;
+        t
+    }
+
+    /// The same server, another database.
+    pub fn with_dbname(&self, dbname: &str) -> Target {
+        let mut t = self.clone();
+        t.config.dbname(dbname);
+        t
+    }
+
+    pub fn dbname(&self) -> &str {
+        self.config.get_dbname().unwrap_or_default()
+    }
+
+    pub fn user(&self) -> &str {
+        self.config.get_user().unwrap_or_default()
+    }
+
+    /// `host=... port=... user=... dbname=...`, never with the password.
+    pub fn label(&self) -> String {
+        let hosts: Vec<String> = self
+            .config
+            .get_hosts()
+            .iter()
+            .map(|h| match h {
+                Host::Tcp(name) => name.clone(),
+                Host::Unix(path) => path.display().to_string(),
+            })
+            .collect();
+        let ports: Vec<String> = self.config.get_ports().iter().map(u16::to_string).collect();
+        format!(
+            "host={} port={} user={} dbname={}",
+            hosts.join(","),
+            ports.join(","),
+            self.user(),
+            self.dbname()
+        )
+    }
+
+    /// Opens a session, bounded by the connect timeout for every host it may try.
+    pub async fn connect(&self) -> Result<Client, ConnError> {
+        let hosts = self.config.get_hosts().len().max(1) as u32;
+        let bound = self.timeout * hosts + Duration::from_secs(2);
+        match tokio::time::timeout(bound, self.connect_unbounded()).await {
+            Ok(result) => result,
+            Err(_) => Err(ConnError::Connect {
+                target: self.label(),
+                reason: format!("no answer within {} s", bound.as_secs()),
+                hint: "; is the server running and reachable? (connect_timeout or PGCONNECT_TIMEOUT sets the limit)",
+            }),
+        }
+    }
+
+    async fn connect_unbounded(&self) -> Result<Client, ConnError> {
+        let result = if self.ssl == SslMode::Disable {
+            self.config.connect(NoTls).await.map(|(client, conn)| {
+                tokio::spawn(conn);
+                client
+            })
+        } else {
+            let tls = tls::connector(self.ssl, self.root_cert.as_deref())?;
+            self.config.connect(tls).await.map(|(client, conn)| {
+                tokio::spawn(conn);
+                client
+            })
+        };
+        result.map_err(|e| ConnError::Connect {
+            target: self.label(),
+            reason: pgerror::describe(&e),
+            hint: hint_for(&e),
+        })
+    }
+}
+
+fn hint_for(e: &tokio_postgres::Error) -> &'static str {
+    match e.code().map(|c| c.code()) {
+        Some("28P01") | Some("28000") => {
+            "; check the user name and password (PGPASSWORD, ~/.pgpass or the connection string)"
+        }
+        Some("3D000") => "; create the database or name another with -d",
+        Some("53300") => "; the server has no free connection slots: lower -c or raise max_connections",
+        _ if e.as_db_error().is_none() => "; is the server running and accepting connections there?",
+        _ => "",
+    }
+}
+
+fn default_host() -> String {
+    let socket_dir = "/var/run/postgresql";
+    if std::path::Path::new(socket_dir).is_dir() {
+        socket_dir.into()
+    } else {
+        "localhost".into()
+    }
+}
+
+fn password_from_file(config: &Config, env: &dyn Env) -> Option<String> {
+    let path = env
+        .var("PGPASSFILE")
+        .map(PathBuf::from)
+        .or_else(|| env.var("HOME").map(|h| PathBuf::from(h).join(".pgpass")))?;
+    let contents = pgpass::read(&path)?;
+    let host = match config.get_hosts().first()? {
+        Host::Tcp(h) => h.clone(),
+        Host::Unix(p) => p.display().to_string(),
+    };
+    let port = *config.get_ports().first().unwrap_or(&5432);
+    pgpass::lookup(
+        &contents,
+        &host,
+        port,
+        config.get_dbname().unwrap_or_default(),
+        config.get_user().unwrap_or_default(),
+    )
+}
+
+/// Removes the TLS keys tokio-postgres does not know (sslmode's verify modes, sslrootcert) from
+/// a connection string, returning the rest and the removed `(key, value)` pairs.
+fn split_ssl_keys(conninfo: &str) -> (String, Vec<(String, String)>) {
+    const OURS: [&str; 2] = ["sslmode", "sslrootcert"];
+    let mut taken = Vec::new();
+    if let Some((base, query)) = conninfo.split_once('?').filter(|_| conninfo.contains("://")) {
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                if OURS.contains(&k) {
+                    taken.push((k.to_string(), percent_decode(v)));
+                    false
+                } else {
+                    true
+                }
+            })
+            .collect();
+        let rest = if kept.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        return (rest, taken);
+    }
+    if conninfo.contains("://") {
+        return (conninfo.to_string(), taken);
+    }
+    let mut kept = Vec::new();
+    for (k, v) in keyword_pairs(conninfo) {
+        if OURS.contains(&k.as_str()) {
+            taken.push((k, v));
+        } else {
+            let escaped = v.replace('\\', "\\\\").replace('\'', "\\'");
+            kept.push(format!("{k}='{escaped}'"));
+        }
+    }
+    (kept.join(" "), taken)
+}
+
+/// Splits `key=value key2='quoted value'` into pairs, with libpq's quoting and escapes.
+fn keyword_pairs(s: &str) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c.is_whitespace() {
+                break;
+            }
+            key.push(c);
+            chars.next();
+        }
+        if key.is_empty() {
+            return pairs;
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace() || *c == '=') {
+            chars.next();
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'\'') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '\'' => break,
+                    _ => value.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                chars.next();
+                if c == '\\' {
+                    value.extend(chars.next());
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        pairs.push((key, value));
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct MapEnv(HashMap<&'static str, &'static str>);
+
+    impl Env for MapEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|s| s.to_string())
+        }
+    }
+
+    fn env(pairs: &[(&'static str, &'static str)]) -> MapEnv {
+        MapEnv(pairs.iter().copied().collect())
+    }
+
+    fn opts(dbname: Option<&str>) -> ConnOptions {
+        ConnOptions {
+            dbname: dbname.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn flags_override_environment() {
+        let o = ConnOptions {
+            host: Some("db.example".into()),
+            port: Some(6000),
+            user: Some("alice".into()),
+            dbname: Some("bench".into()),
+        };
+        let t = Target::resolve(&o, &env(&[("PGHOST", "other"), ("PGPORT", "1"), ("PGUSER", "bob")])).unwrap();
+        assert_eq!(t.label(), "host=db.example port=6000 user=alice dbname=bench");
+    }
+
+    #[test]
+    fn environment_fills_what_flags_leave_out() {
+        let t = Target::resolve(
+            &opts(None),
+            &env(&[("PGHOST", "h1"), ("PGPORT", "5433"), ("PGUSER", "u"), ("PGDATABASE", "d")]),
+        )
+        .unwrap();
+        assert_eq!(t.label(), "host=h1 port=5433 user=u dbname=d");
+    }
+
+    #[test]
+    fn database_defaults_to_the_user_name() {
+        let t = Target::resolve(&opts(None), &env(&[("PGHOST", "h"), ("PGUSER", "carol")])).unwrap();
+        assert_eq!(t.dbname(), "carol");
+    }
+
+    #[test]
+    fn connection_string_wins_over_flags_and_keeps_several_hosts() {
+        let o = ConnOptions {
+            host: Some("ignored".into()),
+            dbname: Some("postgresql://u@h1:5001,h2:5002/app?target_session_attrs=read-write".into()),
+            ..Default::default()
+        };
+        let t = Target::resolve(&o, &env(&[])).unwrap();
+        assert_eq!(t.label(), "host=h1,h2 port=5001,5002 user=u dbname=app");
+    }
+
+    #[test]
+    fn password_is_never_in_the_label() {
+        let t = Target::resolve(
+            &opts(Some("host=h user=u password=hunter2 dbname=d")),
+            &env(&[]),
+        )
+        .unwrap();
+        assert!(!t.label().contains("hunter2"));
+        assert!(!format!("{t:?}").contains("hunter2"));
+        assert!(!format!("{t}").contains("hunter2"));
+    }
+
+    #[test]
+    fn verify_modes_and_root_cert_are_taken_from_urls_and_keyword_strings() {
+        let (rest, keys) = split_ssl_keys("postgresql://h/d?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem&application_name=x");
+        assert_eq!(rest, "postgresql://h/d?application_name=x");
+        assert_eq!(
+            keys,
+            [("sslmode".into(), "verify-full".into()), ("sslrootcert".into(), "/tmp/ca.pem".into())]
+        );
+        let (rest, keys) = split_ssl_keys("host=h sslmode = 'verify-ca' options='-c a=\\'b\\''");
+        assert_eq!(rest, "host='h' options='-c a=\\'b\\''");
+        assert_eq!(keys, [("sslmode".into(), "verify-ca".into())]);
+    }
+
+    #[test]
+    fn bad_values_are_reported_plainly() {
+        let e = Target::resolve(&opts(None), &env(&[("PGHOST", "h"), ("PGSSLMODE", "maybe")])).unwrap_err();
+        assert!(e.to_string().contains("sslmode 'maybe'"), "{e}");
+        let e = Target::resolve(&opts(None), &env(&[("PGHOST", "h"), ("PGPORT", "x")])).unwrap_err();
+        assert!(e.to_string().contains("PGPORT 'x'"), "{e}");
+        let e = Target::resolve(&opts(Some("host=h bogus=1")), &env(&[])).unwrap_err();
+        assert!(e.to_string().starts_with("invalid connection string"), "{e}");
+    }
+
+    #[test]
+    fn naming_a_server_is_detected() {
+        assert!(!opts(Some("bench")).names_a_server(&env(&[])));
+        assert!(opts(Some("host=x")).names_a_server(&env(&[])));
+        assert!(opts(None).names_a_server(&env(&[("PGHOST", "x")])));
+    }
+}

@@ -1,0 +1,487 @@
+//! The load engine: N clients, one connection each, spread over J worker threads that each run
+//! a single-threaded tokio runtime (pgbench's thread model). Every client records into its own
+//! `Stats`; once a second the collector on the calling thread swaps them out and merges them
+//! into a tick, which observers (progress lines, interval log) see and the timeline keeps.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use tokio::sync::{Notify, mpsc, watch};
+use tokio_postgres::types::Type;
+
+use crate::conn::Target;
+use crate::metrics::{Stats, TimelinePoint};
+use crate::pgerror;
+use crate::session::Session;
+use crate::workload::{Builtin, Draw, Protocol};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopAfter {
+    Duration(Duration),
+    /// Transactions per client, as pgbench's `-t`.
+    Transactions(u64),
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub builtin: Builtin,
+    pub protocol: Protocol,
+    pub clients: usize,
+    pub threads: usize,
+    pub stop: StopAfter,
+    /// Load that runs but is not recorded, in whole seconds so it ends on a tick.
+    pub warmup_secs: u64,
+    pub scale: i64,
+    /// `int4` or `int8`: pgbench makes account ids bigint at scale 20000 and above.
+    pub aid_type: Type,
+    /// Statements each session runs once before the load.
+    pub session_setup: Vec<String>,
+    pub seed: u64,
+    /// How long transactions still running at the end may take to finish before they are
+    /// abandoned (a commit waiting for a standby that never answers must not hang the run).
+    pub drain_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Warmup,
+    Measure,
+}
+
+/// One second of load, merged over all clients.
+pub struct Tick<'a> {
+    pub phase: Phase,
+    /// Time since the load started (warmup included), at the end of the tick.
+    pub since_start: Duration,
+    pub duration: Duration,
+    /// Measured transactions of the tick (empty during warmup).
+    pub stats: &'a Stats,
+    pub warmup_transactions: u64,
+}
+
+pub trait Observer {
+    fn tick(&mut self, tick: &Tick<'_>);
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub total: Stats,
+    pub timeline: Vec<TimelinePoint>,
+    /// From the start of measurement to the end of the last client.
+    pub measured: Duration,
+    /// Time to open every connection and prepare every session.
+    pub connection_time: Duration,
+    pub started_at: SystemTime,
+    pub interrupted: bool,
+    /// Clients whose connection was lost during the run.
+    pub clients_lost: usize,
+    /// Transactions still running when the drain timeout ran out.
+    pub abandoned: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Connect(String),
+    #[error("cannot prepare the benchmark session on {target}: {reason}")]
+    Setup { target: String, reason: String },
+    #[error("cannot start worker thread: {0}")]
+    Thread(std::io::Error),
+}
+
+const WARMUP: u8 = 0;
+const MEASURE: u8 = 1;
+const STOP: u8 = 2;
+
+#[derive(Default)]
+struct Slot {
+    measured: Stats,
+    warmup_transactions: u64,
+}
+
+struct Shared {
+    phase: AtomicU8,
+    slots: Vec<Mutex<Slot>>,
+    running: AtomicUsize,
+    in_flight: AtomicUsize,
+    lost: AtomicUsize,
+    all_done: Notify,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Go {
+    Wait,
+    Start,
+    Abort,
+}
+
+/// Runs the load against `target` and returns what it measured. `interrupt` ends the run early
+/// (Ctrl-C); what was measured until then is kept.
+pub async fn run(
+    config: &EngineConfig,
+    target: &Target,
+    observers: &mut [&mut dyn Observer],
+    interrupt: impl Future<Output = ()>,
+) -> Result<Outcome, EngineError> {
+    let shared = Arc::new(Shared {
+        phase: AtomicU8::new(if config.warmup_secs > 0 { WARMUP } else { MEASURE }),
+        slots: (0..config.clients).map(|_| Mutex::default()).collect(),
+        running: AtomicUsize::new(config.clients),
+        in_flight: AtomicUsize::new(0),
+        lost: AtomicUsize::new(0),
+        all_done: Notify::new(),
+    });
+    let (go_tx, go_rx) = watch::channel(Go::Wait);
+    let (hard_stop_tx, hard_stop_rx) = watch::channel(false);
+    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Result<(), EngineError>>();
+
+    let connect_start = Instant::now();
+    let mut workers = Vec::new();
+    for thread in 0..config.threads {
+        // Clients are dealt to threads round-robin, as pgbench does.
+        let ids: Vec<usize> = (thread..config.clients).step_by(config.threads).collect();
+        let worker = Worker {
+            ids,
+            config: config.clone(),
+            target: target.clone(),
+            shared: shared.clone(),
+            ready: ready_tx.clone(),
+            go: go_rx.clone(),
+            hard_stop: hard_stop_rx.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name(format!("pgsyncbench-worker-{thread}"))
+            .spawn(move || worker.run())
+            .map_err(EngineError::Thread)?;
+        workers.push(handle);
+    }
+    drop(ready_tx);
+
+    let mut first_error = None;
+    for _ in 0..config.threads {
+        match ready_rx.recv().await {
+            Some(Ok(())) => {}
+            Some(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            None => break,
+        }
+    }
+    if let Some(e) = first_error {
+        let _ = go_tx.send(Go::Abort);
+        join(workers).await;
+        return Err(e);
+    }
+    let connection_time = connect_start.elapsed();
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+    let _ = go_tx.send(Go::Start);
+
+    let mut collector = Collector {
+        shared: &shared,
+        observers,
+        total: Stats::default(),
+        timeline: Vec::new(),
+        scratch: Stats::default(),
+        last_tick: start,
+        start,
+        measure_start: (config.warmup_secs == 0).then_some(start),
+    };
+    let deadline_tick = match config.stop {
+        StopAfter::Duration(d) => Some(config.warmup_secs + d.as_secs().max(1)),
+        StopAfter::Transactions(_) => None,
+    };
+
+    tokio::pin!(interrupt);
+    let mut interrupted = false;
+    let mut tick_index = 0u64;
+    loop {
+        tick_index += 1;
+        let next = start + Duration::from_secs(tick_index);
+        tokio::select! {
+            _ = tokio::time::sleep_until(next.into()) => {}
+            _ = shared.all_done.notified() => break,
+            _ = &mut interrupt => { interrupted = true; break; }
+        }
+        let phase = if shared.phase.load(Ordering::Acquire) == WARMUP {
+            Phase::Warmup
+        } else {
+            Phase::Measure
+        };
+        let ends_run = deadline_tick == Some(tick_index);
+        if ends_run {
+            // Stop new transactions first, so the tick closes on what actually ran.
+            shared.phase.store(STOP, Ordering::Release);
+        }
+        collector.tick(phase, next);
+        if phase == Phase::Warmup && tick_index == config.warmup_secs {
+            shared.phase.store(MEASURE, Ordering::Release);
+            collector.measure_start = Some(Instant::now());
+        }
+        if ends_run {
+            break;
+        }
+    }
+    shared.phase.store(STOP, Ordering::Release);
+
+    // Let transactions in flight finish (they count), within the drain timeout.
+    let drain = async {
+        while shared.running.load(Ordering::Acquire) > 0 {
+            shared.all_done.notified().await;
+        }
+    };
+    let abandoned = match tokio::time::timeout(config.drain_timeout, drain).await {
+        Ok(()) => 0,
+        Err(_) => {
+            let n = shared.in_flight.load(Ordering::Acquire);
+            let _ = hard_stop_tx.send(true);
+            n
+        }
+    };
+    let end = Instant::now();
+    collector.finish(end);
+    join(workers).await;
+
+    let measured = collector
+        .measure_start
+        .map(|m| end.saturating_duration_since(m))
+        .unwrap_or_default();
+    Ok(Outcome {
+        total: collector.total,
+        timeline: collector.timeline,
+        measured,
+        connection_time,
+        started_at,
+        interrupted,
+        clients_lost: shared.lost.load(Ordering::Acquire),
+        abandoned,
+    })
+}
+
+async fn join(workers: Vec<std::thread::JoinHandle<()>>) {
+    let _ = tokio::task::spawn_blocking(move || {
+        for w in workers {
+            let _ = w.join();
+        }
+    })
+    .await;
+}
+
+struct Collector<'a, 'o> {
+    shared: &'a Shared,
+    observers: &'a mut [&'o mut dyn Observer],
+    total: Stats,
+    timeline: Vec<TimelinePoint>,
+    scratch: Stats,
+    last_tick: Instant,
+    start: Instant,
+    measure_start: Option<Instant>,
+}
+
+impl Collector<'_, '_> {
+    /// Swaps every client's stats out and merges them into `scratch`.
+    fn collect(&mut self) -> u64 {
+        self.scratch.clear();
+        let mut warmup = 0;
+        for slot in &self.shared.slots {
+            let mut slot = slot.lock().expect("a client never panics holding its slot");
+            self.scratch.merge(&slot.measured);
+            slot.measured.clear();
+            warmup += std::mem::take(&mut slot.warmup_transactions);
+        }
+        warmup
+    }
+
+    fn tick(&mut self, phase: Phase, now: Instant) {
+        let warmup_transactions = self.collect();
+        let duration = now.saturating_duration_since(self.last_tick);
+        self.last_tick = now;
+        if let Some(m) = self.measure_start {
+            if phase == Phase::Measure {
+                let t = now.saturating_duration_since(m).as_secs_f64();
+                self.timeline
+                    .push(self.scratch.timeline_point(t, duration.as_secs_f64()));
+                self.total.merge(&self.scratch);
+            }
+        }
+        let tick = Tick {
+            phase,
+            since_start: now.saturating_duration_since(self.start),
+            duration,
+            stats: &self.scratch,
+            warmup_transactions,
+        };
+        for o in self.observers.iter_mut() {
+            o.tick(&tick);
+        }
+    }
+
+    /// Collects what finished after the last tick: a partial interval of its own.
+    fn finish(&mut self, now: Instant) {
+        let pending: usize = self
+            .shared
+            .slots
+            .iter()
+            .map(|s| {
+                let s = s.lock().expect("slot lock is never poisoned");
+                (s.measured.transactions() + s.measured.failed()) as usize
+            })
+            .sum();
+        if pending > 0 && self.measure_start.is_some() {
+            self.tick(Phase::Measure, now);
+        }
+    }
+}
+
+struct Worker {
+    ids: Vec<usize>,
+    config: EngineConfig,
+    target: Target,
+    shared: Arc<Shared>,
+    ready: mpsc::UnboundedSender<Result<(), EngineError>>,
+    go: watch::Receiver<Go>,
+    hard_stop: watch::Receiver<bool>,
+}
+
+impl Worker {
+    fn run(self) {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                let _ = self.ready.send(Err(EngineError::Thread(e)));
+                return;
+            }
+        };
+        runtime.block_on(self.work());
+    }
+
+    async fn work(mut self) {
+        let opened = futures_util::future::join_all(self.ids.iter().map(|_| self.open())).await;
+        let sessions: Result<Vec<Session>, EngineError> = opened.into_iter().collect();
+        let sessions = match sessions {
+            Ok(s) => {
+                let _ = self.ready.send(Ok(()));
+                s
+            }
+            Err(e) => {
+                let _ = self.ready.send(Err(e));
+                return;
+            }
+        };
+        let go = self
+            .go
+            .wait_for(|g| *g != Go::Wait)
+            .await
+            .map(|g| *g)
+            .unwrap_or(Go::Abort);
+        if go == Go::Abort {
+            return;
+        }
+        let quota = match self.config.stop {
+            StopAfter::Transactions(n) => Some(n),
+            StopAfter::Duration(_) => None,
+        };
+        let handles: Vec<_> = self
+            .ids
+            .iter()
+            .zip(sessions)
+            .map(|(&id, session)| {
+                let rng = SmallRng::seed_from_u64(
+                    self.config.seed ^ (id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
+                tokio::spawn(client_loop(
+                    id,
+                    session,
+                    self.shared.clone(),
+                    rng,
+                    self.config.scale,
+                    quota,
+                ))
+            })
+            .collect();
+        let aborts: Vec<_> = handles.iter().map(|h| h.abort_handle()).collect();
+        tokio::select! {
+            _ = futures_util::future::join_all(handles) => {}
+            _ = self.hard_stop.wait_for(|stop| *stop) => {
+                for a in aborts { a.abort(); }
+            }
+        }
+    }
+
+    async fn open(&self) -> Result<Session, EngineError> {
+        let client = self
+            .target
+            .connect()
+            .await
+            .map_err(|e| EngineError::Connect(e.to_string()))?;
+        Session::open(
+            client,
+            self.config.builtin,
+            self.config.protocol,
+            &self.config.aid_type,
+            &self.config.session_setup,
+        )
+        .await
+        .map_err(|e| EngineError::Setup {
+            target: self.target.label(),
+            reason: pgerror::describe(&e),
+        })
+    }
+}
+
+async fn client_loop(
+    id: usize,
+    mut session: Session,
+    shared: Arc<Shared>,
+    mut rng: SmallRng,
+    scale: i64,
+    quota: Option<u64>,
+) {
+    let mut done = 0u64;
+    loop {
+        let phase = shared.phase.load(Ordering::Acquire);
+        if phase == STOP || quota.is_some_and(|q| phase == MEASURE && done >= q) {
+            break;
+        }
+        let draw = Draw::new(&mut rng, scale);
+        shared.in_flight.fetch_add(1, Ordering::AcqRel);
+        let begun = Instant::now();
+        let result = session.run_transaction(&draw).await;
+        let latency_us = begun.elapsed().as_micros() as u64;
+        shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+        // A transaction belongs to the phase in which it completed.
+        let measuring = shared.phase.load(Ordering::Acquire) != WARMUP;
+        let mut lost = false;
+        {
+            let mut slot = shared.slots[id].lock().expect("slot lock is never poisoned");
+            match &result {
+                Ok(()) if measuring => slot.measured.record(latency_us),
+                Ok(()) => slot.warmup_transactions += 1,
+                Err(e) => {
+                    if measuring {
+                        slot.measured.record_failure(pgerror::failure_kind(&e.error));
+                    }
+                    lost = e.lost;
+                }
+            }
+        }
+        if measuring {
+            done += 1;
+        }
+        if lost {
+            shared.lost.fetch_add(1, Ordering::AcqRel);
+            break;
+        }
+    }
+    drop(session);
+    if shared.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+        shared.all_done.notify_one();
+    }
+}

@@ -1,0 +1,19 @@
+//! pgsyncbench: what PostgreSQL's synchronous_commit modes cost and buy on Patroni clusters.
+
+pub mod cli;
+pub mod commands;
+pub mod conn;
+pub mod engine;
+pub mod hlog;
+pub mod init;
+pub mod metrics;
+pub mod mode;
+pub mod pgerror;
+pub mod pgpass;
+pub mod progress;
+pub mod result;
+pub mod server;
+pub mod session;
+pub mod summary;
+pub mod tls;
+pub mod workload;

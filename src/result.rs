@@ -1,0 +1,168 @@
+//! The result of one run, as written to `--json` (schema: schemas/run-result.schema.json).
+//! Bump `SCHEMA_VERSION` on any incompatible change.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Outcome, StopAfter};
+use crate::metrics::{self, LatencySummary, TimelinePoint};
+use crate::mode::SyncCommit;
+use crate::workload::{Builtin, Protocol};
+
+pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_ID: &str = "pgsyncbench/run-result";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub schema: String,
+    pub schema_version: u32,
+    pub tool: Tool,
+    /// RFC 3339, when the measured load started.
+    pub started_at: String,
+    pub target: TargetInfo,
+    pub options: RunOptions,
+    pub summary: Summary,
+    /// Failed transactions by SQLSTATE (`connection` when the session was lost).
+    pub failures: BTreeMap<String, u64>,
+    pub timeline: Vec<TimelinePoint>,
+    pub histogram: EncodedHistogram,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Default for Tool {
+    fn default() -> Self {
+        Tool {
+            name: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// `host=... port=... user=... dbname=...`, without password.
+    pub connection: String,
+    pub server_version: String,
+    /// `synchronous_commit` as the sessions ran with it.
+    pub synchronous_commit: String,
+    /// `synchronous_standby_names` on the server at the start.
+    pub synchronous_standby_names: String,
+    /// Whether a synchronous standby was attached (pg_stat_replication sync_state sync or
+    /// quorum) when the measurement started. Null when it could not be read.
+    pub sync_standby_attached: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunOptions {
+    pub builtin: Builtin,
+    pub protocol: Protocol,
+    pub clients: usize,
+    pub threads: usize,
+    /// Seconds of measured load requested (`-T`); null with `-t`.
+    pub duration: Option<u64>,
+    /// Transactions per client requested (`-t`); null with `-T`.
+    pub transactions_per_client: Option<u64>,
+    pub warmup: u64,
+    pub scale: i64,
+    /// The mode this run asked for with `--sync-commit`; null when it used the server's.
+    pub sync_commit: Option<SyncCommit>,
+    pub seed: u64,
+}
+
+impl RunOptions {
+    pub fn stop(&self) -> StopAfter {
+        match (self.duration, self.transactions_per_client) {
+            (_, Some(t)) => StopAfter::Transactions(t),
+            (Some(d), None) => StopAfter::Duration(std::time::Duration::from_secs(d)),
+            (None, None) => StopAfter::Duration(std::time::Duration::ZERO),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub transactions: u64,
+    pub failed: u64,
+    /// Measured seconds: from the end of warmup to the end of the last client.
+    pub measured_seconds: f64,
+    /// Transactions per second, excluding connection time.
+    pub tps: f64,
+    pub connection_time_ms: f64,
+    /// Null when no transaction succeeded.
+    pub latency_ms: Option<LatencySummary>,
+    /// The run was stopped early (Ctrl-C).
+    pub interrupted: bool,
+    /// Clients whose connection was lost; their later transactions never ran.
+    pub clients_lost: usize,
+    /// Transactions still waiting when the run gave up on them.
+    pub abandoned: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncodedHistogram {
+    /// Always `HdrHistogram V2 DEFLATE base64`.
+    pub encoding: String,
+    /// Always `us`: values are microseconds.
+    pub unit: String,
+    pub significant_digits: u8,
+    pub data: String,
+}
+
+impl EncodedHistogram {
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> EncodedHistogram {
+        EncodedHistogram {
+            encoding: "HdrHistogram V2 DEFLATE base64".into(),
+            unit: "us".into(),
+            significant_digits: metrics::SIGFIG,
+            data: metrics::encode_histogram(h),
+        }
+    }
+}
+
+impl RunResult {
+    pub fn new(options: RunOptions, target: TargetInfo, outcome: &Outcome) -> RunResult {
+        let total = &outcome.total;
+        let secs = outcome.measured.as_secs_f64();
+        RunResult {
+            schema: SCHEMA_ID.into(),
+            schema_version: SCHEMA_VERSION,
+            tool: Tool::default(),
+            started_at: humantime::format_rfc3339_millis(outcome.started_at).to_string(),
+            target,
+            options,
+            summary: Summary {
+                transactions: total.transactions(),
+                failed: total.failed(),
+                measured_seconds: secs,
+                tps: if secs > 0.0 {
+                    total.transactions() as f64 / secs
+                } else {
+                    0.0
+                },
+                connection_time_ms: outcome.connection_time.as_secs_f64() * 1000.0,
+                latency_ms: total.latency(),
+                interrupted: outcome.interrupted,
+                clients_lost: outcome.clients_lost,
+                abandoned: outcome.abandoned,
+            },
+            failures: total.failures.clone(),
+            timeline: outcome.timeline.clone(),
+            histogram: EncodedHistogram::of(&total.hist),
+        }
+    }
+}
+
+/// Writes pretty JSON through a temporary file and a rename, so a reader never sees half a file.
+pub fn write_json_file<T: Serialize>(path: &std::path::Path, value: &T) -> std::io::Result<()> {
+    let mut text = serde_json::to_string_pretty(value).map_err(std::io::Error::other)?;
+    text.push('\n');
+    let tmp = path.with_extension("json.partial");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
