@@ -261,6 +261,26 @@ impl Target {
         )
     }
 
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn ssl_mode(&self) -> SslMode {
+        self.ssl
+    }
+
+    pub(crate) fn connect_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The TLS configuration sessions use; None when sslmode is disable.
+    pub(crate) fn tls_config(&self) -> Result<Option<rustls::ClientConfig>, TlsError> {
+        if self.ssl == SslMode::Disable {
+            return Ok(None);
+        }
+        tls::client_config(self.ssl, self.root_cert.as_deref()).map(Some)
+    }
+
     /// Opens a session, bounded by the connect timeout for every host it may try.
     pub async fn connect(&self) -> Result<Client, ConnError> {
         let hosts = self.config.get_hosts().len().max(1) as u32;
@@ -297,13 +317,18 @@ impl Target {
 }
 
 fn hint_for(e: &tokio_postgres::Error) -> &'static str {
-    match e.code().map(|c| c.code()) {
+    connect_hint(e.code().map(|c| c.code()))
+}
+
+/// What to do about a failed connection, from the SQLSTATE (None: no server answer).
+pub(crate) fn connect_hint(code: Option<&str>) -> &'static str {
+    match code {
         Some("28P01") | Some("28000") => {
             "; check the user name and password (PGPASSWORD, ~/.pgpass or the connection string)"
         }
         Some("3D000") => "; create the database or name another with -d",
         Some("53300") => "; the server has no free connection slots: lower -c or raise max_connections",
-        _ if e.as_db_error().is_none() => "; is the server running and accepting connections there?",
+        None => "; is the server running and accepting connections there?",
         _ => "",
     }
 }

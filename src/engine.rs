@@ -11,11 +11,9 @@ use std::time::{Duration, Instant, SystemTime};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use tokio::sync::{Notify, mpsc, watch};
-use tokio_postgres::types::Type;
 
 use crate::conn::Target;
 use crate::metrics::{Stats, TimelinePoint};
-use crate::pgerror;
 use crate::session::Session;
 use crate::workload::{Builtin, Draw, Protocol};
 
@@ -36,8 +34,6 @@ pub struct EngineConfig {
     /// Load that runs but is not recorded, in whole seconds so it ends on a tick.
     pub warmup_secs: u64,
     pub scale: i64,
-    /// `int4` or `int8`: pgbench makes account ids bigint at scale 20000 and above.
-    pub aid_type: Type,
     /// Statements each session runs once before the load.
     pub session_setup: Vec<String>,
     pub seed: u64,
@@ -106,8 +102,8 @@ struct Slot {
 struct Shared {
     phase: AtomicU8,
     slots: Vec<Mutex<Slot>>,
+    /// Clients still in their loop; after the stop signal, each of them is inside a transaction.
     running: AtomicUsize,
-    in_flight: AtomicUsize,
     lost: AtomicUsize,
     all_done: Notify,
 }
@@ -131,7 +127,6 @@ pub async fn run(
         phase: AtomicU8::new(if config.warmup_secs > 0 { WARMUP } else { MEASURE }),
         slots: (0..config.clients).map(|_| Mutex::default()).collect(),
         running: AtomicUsize::new(config.clients),
-        in_flight: AtomicUsize::new(0),
         lost: AtomicUsize::new(0),
         all_done: Notify::new(),
     });
@@ -237,7 +232,7 @@ pub async fn run(
     let abandoned = match tokio::time::timeout(config.drain_timeout, drain).await {
         Ok(()) => 0,
         Err(_) => {
-            let n = shared.in_flight.load(Ordering::Acquire);
+            let n = shared.running.load(Ordering::Acquire);
             let _ = hard_stop_tx.send(true);
             n
         }
@@ -416,22 +411,19 @@ impl Worker {
     }
 
     async fn open(&self) -> Result<Session, EngineError> {
-        let client = self
-            .target
-            .connect()
+        let conn = crate::wire::connect(&self.target)
             .await
             .map_err(|e| EngineError::Connect(e.to_string()))?;
         Session::open(
-            client,
+            conn,
             self.config.builtin,
             self.config.protocol,
-            &self.config.aid_type,
             &self.config.session_setup,
         )
         .await
         .map_err(|e| EngineError::Setup {
             target: self.target.label(),
-            reason: pgerror::describe(&e),
+            reason: e.to_string(),
         })
     }
 }
@@ -451,11 +443,11 @@ async fn client_loop(
             break;
         }
         let draw = Draw::new(&mut rng, scale);
-        shared.in_flight.fetch_add(1, Ordering::AcqRel);
         let begun = Instant::now();
         let result = session.run_transaction(&draw).await;
+        // Notices matter to the durability audit, not here; drop them so they do not pile up.
+        session.take_notices();
         let latency_us = begun.elapsed().as_micros() as u64;
-        shared.in_flight.fetch_sub(1, Ordering::AcqRel);
         // A transaction belongs to the phase in which it completed.
         let measuring = shared.phase.load(Ordering::Acquire) != WARMUP;
         let mut lost = false;
@@ -466,7 +458,7 @@ async fn client_loop(
                 Ok(()) => slot.warmup_transactions += 1,
                 Err(e) => {
                     if measuring {
-                        slot.measured.record_failure(pgerror::failure_kind(&e.error));
+                        slot.measured.record_failure(e.kind());
                     }
                     lost = e.lost;
                 }

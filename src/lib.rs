@@ -16,4 +16,5 @@ pub mod server;
 pub mod session;
 pub mod summary;
 pub mod tls;
+pub mod wire;
 pub mod workload;

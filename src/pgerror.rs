@@ -1,6 +1,4 @@
-//! One-line descriptions of driver errors, and how failures are classified.
-
-use crate::metrics::CONNECTION_LOST;
+//! One-line descriptions of tokio-postgres errors.
 
 /// `ERROR: message (SQLSTATE 40001)` for a server error; the driver's own words otherwise.
 pub fn describe(e: &tokio_postgres::Error) -> String {
@@ -21,14 +19,6 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
             }
             one_line(&text)
         }
-    }
-}
-
-/// The failure class of an error: its SQLSTATE, or `connection` when the session is gone.
-pub fn failure_kind(e: &tokio_postgres::Error) -> &str {
-    match e.code() {
-        Some(code) => code.code(),
-        None => CONNECTION_LOST,
     }
 }
 

@@ -2,7 +2,6 @@
 //! scale, the version, synchronous replication settings, and free connection slots.
 
 use tokio_postgres::Client;
-use tokio_postgres::types::Type;
 
 use crate::pgerror;
 
@@ -34,10 +33,9 @@ fn sql(what: &'static str) -> impl Fn(tokio_postgres::Error) -> ProbeError {
 #[derive(Debug, Clone)]
 pub struct Tables {
     pub scale: i64,
-    pub aid_type: Type,
 }
 
-/// Scale from pgbench_branches' row count, as pgbench reads it, and the account id type.
+/// Scale from pgbench_branches' row count, as pgbench reads it.
 pub async fn pgbench_tables(client: &Client, dbname: &str) -> Result<Tables, ProbeError> {
     let count = match client
         .query_one("SELECT count(*) FROM pgbench_branches", &[])
@@ -56,25 +54,7 @@ pub async fn pgbench_tables(client: &Client, dbname: &str) -> Result<Tables, Pro
             dbname: dbname.to_string(),
         });
     }
-    let row = client
-        .query_opt(
-            "SELECT format_type(atttypid, NULL) FROM pg_attribute
-             WHERE attrelid = to_regclass('pgbench_accounts') AND attname = 'aid'",
-            &[],
-        )
-        .await
-        .map_err(sql("reading pgbench_accounts"))?
-        .ok_or_else(|| ProbeError::NoTables {
-            dbname: dbname.to_string(),
-        })?;
-    let aid_type = match row.get::<_, &str>(0) {
-        "bigint" => Type::INT8,
-        _ => Type::INT4,
-    };
-    Ok(Tables {
-        scale: count,
-        aid_type,
-    })
+    Ok(Tables { scale: count })
 }
 
 #[derive(Debug, Clone)]

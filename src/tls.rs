@@ -55,8 +55,13 @@ pub enum TlsError {
     NoRootCert(&'static str),
 }
 
-/// Builds the connector for a mode. Only called when the mode may use TLS.
+/// The tokio-postgres connector for a mode. Only called when the mode may use TLS.
 pub fn connector(mode: SslMode, root_cert: Option<&Path>) -> Result<MakeRustlsConnect, TlsError> {
+    Ok(MakeRustlsConnect::new(client_config(mode, root_cert)?))
+}
+
+/// The rustls configuration for a mode, with the certificate checks that mode asks for.
+pub fn client_config(mode: SslMode, root_cert: Option<&Path>) -> Result<ClientConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -81,11 +86,10 @@ pub fn connector(mode: SslMode, root_cert: Option<&Path>) -> Result<MakeRustlsCo
         }),
         provider,
     };
-    let config = builder
+    Ok(builder
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    Ok(MakeRustlsConnect::new(config))
+        .with_no_client_auth())
 }
 
 fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {

@@ -3,10 +3,8 @@
 
 use std::fmt::Write as _;
 
-use bytes::BytesMut;
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
-use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 /// pgbench's rows per scale unit.
 pub const ACCOUNTS_PER_SCALE: i64 = 100_000;
@@ -234,32 +232,6 @@ impl Statement {
     }
 }
 
-/// An integer parameter that encodes as whichever integer type the server expects, so one script
-/// serves both `int` and `bigint` account ids (pgbench uses bigint at scale 20000 and above).
-#[derive(Debug, Clone, Copy)]
-pub struct Int(pub i64);
-
-impl ToSql for Int {
-    fn to_sql(
-        &self,
-        ty: &Type,
-        out: &mut BytesMut,
-    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        match *ty {
-            Type::INT8 => self.0.to_sql(ty, out),
-            Type::INT4 => i32::try_from(self.0)?.to_sql(ty, out),
-            Type::INT2 => i16::try_from(self.0)?.to_sql(ty, out),
-            _ => Err(format!("cannot send an integer as {ty}").into()),
-        }
-    }
-
-    fn accepts(ty: &Type) -> bool {
-        matches!(*ty, Type::INT2 | Type::INT4 | Type::INT8)
-    }
-
-    to_sql_checked!();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,17 +310,5 @@ mod tests {
         assert_eq!((min.delta, max.delta), (-5000, 5000));
         assert!(min.aid >= 1 && max.aid <= 200_000);
         assert!(min.aid < 10 && max.aid > 199_990, "aid range {}..{}", min.aid, max.aid);
-    }
-
-    #[test]
-    fn int_encodes_as_the_type_the_server_asks_for() {
-        let mut buf = BytesMut::new();
-        Int(5).to_sql(&Type::INT4, &mut buf).unwrap();
-        assert_eq!(buf.len(), 4);
-        buf.clear();
-        Int(5).to_sql(&Type::INT8, &mut buf).unwrap();
-        assert_eq!(buf.len(), 8);
-        assert!(Int(1 << 40).to_sql(&Type::INT4, &mut buf).is_err());
-        assert!(!<Int as ToSql>::accepts(&Type::TEXT));
     }
 }

@@ -73,7 +73,6 @@ pub async fn run(args: RunArgs) -> Result<u8, Failure> {
         stop: options.stop(),
         warmup_secs: args.warmup,
         scale: tables.scale,
-        aid_type: tables.aid_type.clone(),
         session_setup,
         seed: options.seed,
         drain_timeout: Duration::from_secs(10),

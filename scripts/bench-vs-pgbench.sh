@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Runs pgbench and pgsyncbench alternately on the same throwaway PostgreSQL and tables, and prints,
+# per workload, the TPS ratio (pgsyncbench / pgbench) and client CPU (user+sys of the client
+# process) per 1000 transactions for both tools. Quote ratios from one run, never absolute figures
+# from different runs: the load generator and the server share this machine's CPUs.
+#
+#   scripts/bench-vs-pgbench.sh            # 3 pairs of 10 s per workload, scale 10, -c 8 -j 2
+#   PAIRS=5 SECONDS_PER_RUN=15 scripts/bench-vs-pgbench.sh
+set -euo pipefail
+
+PAIRS=${PAIRS:-3}
+SECS=${SECONDS_PER_RUN:-10}
+SCALE=${SCALE:-10}
+CLIENTS=${CLIENTS:-8}
+THREADS=${THREADS:-2}
+WORKLOADS=${WORKLOADS:-"select-only tpcb-like"}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+[ -x "$PG_BIN/pgbench" ] || "$here/scripts/install-deps.sh"
+(cd "$here" && cargo build --release --quiet)
+ours="$here/target/release/pgsyncbench"
+
+run_as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+work=$(mktemp -d /tmp/pgsyncbench-bench.XXXXXX)
+chmod 755 "$work"
+[ "$(id -u)" -eq 0 ] && chown postgres "$work"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cleanup() {
+  run_as_pg "$PG_BIN/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+run_as_pg "$PG_BIN/initdb" -D "$work/data" -U postgres --auth=trust >/dev/null
+run_as_pg "$PG_BIN/pg_ctl" -D "$work/data" -l "$work/server.log" -w \
+  -o "-p $port -k $work -c listen_addresses=127.0.0.1 -c max_connections=100" start >/dev/null
+conn=(-h 127.0.0.1 -p "$port" -U postgres)
+echo "server: PostgreSQL on 127.0.0.1:$port; loading scale $SCALE with pgbench -i" >&2
+"$PG_BIN/pgbench" -i -q -s "$SCALE" "${conn[@]}" postgres >/dev/null 2>&1
+
+# run TOOL WORKLOAD -> prints "tps cpu_seconds transactions"
+run() {
+  local tool=$1 workload=$2 out="$work/out" t="$work/time"
+  local args=(-b "$workload" -M prepared -c "$CLIENTS" -j "$THREADS" -T "$SECS" "${conn[@]}")
+  if [ "$tool" = pgbench ]; then
+    /usr/bin/time -f "%U %S" -o "$t" "$PG_BIN/pgbench" "${args[@]}" postgres >"$out" 2>/dev/null
+  else
+    /usr/bin/time -f "%U %S" -o "$t" "$ours" run "${args[@]}" >"$out" 2>/dev/null
+  fi
+  local tps txns cpu
+  tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out")
+  txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
+  cpu=$(awk '{print $1 + $2}' "$t")
+  echo "$tps $cpu $txns"
+}
+
+results="$work/results"
+: >"$results"
+for workload in $WORKLOADS; do
+  for pair in $(seq 1 "$PAIRS"); do
+    # Alternate which tool goes first, so drift favours neither.
+    if [ $((pair % 2)) -eq 1 ]; then order="pgbench pgsyncbench"; else order="pgsyncbench pgbench"; fi
+    for tool in $order; do
+      read -r tps cpu txns < <(run "$tool" "$workload")
+      echo "$workload pair $pair $tool: tps $tps, client cpu $cpu s for $txns transactions" >&2
+      echo "$workload $tool $tps $cpu $txns" >>"$results"
+    done
+  done
+done
+
+echo
+printf '%-12s %12s %12s %9s %18s %18s %9s\n' workload "pgbench tps" "ours tps" "tps ratio" "pgbench cpu/1k tx" "ours cpu/1k tx" "cpu ratio"
+for workload in $WORKLOADS; do
+  awk -v w="$workload" '
+    $1 == w { tps[$2] += $3; cpu[$2] += $4; tx[$2] += $5; n[$2]++ }
+    END {
+      pt = tps["pgbench"] / n["pgbench"]; ot = tps["pgsyncbench"] / n["pgsyncbench"]
+      pc = 1e6 * cpu["pgbench"] / tx["pgbench"]; oc = 1e6 * cpu["pgsyncbench"] / tx["pgsyncbench"]
+      printf "%-12s %12.0f %12.0f %9.3f %15.1f ms %15.1f ms %9.3f\n", w, pt, ot, ot / pt, pc, oc, oc / pc
+    }' "$results"
+done
+echo "(means over $PAIRS pairs of ${SECS} s; -M prepared -c $CLIENTS -j $THREADS, scale $SCALE; cpu = user+sys of the client process)"
