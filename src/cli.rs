@@ -65,7 +65,11 @@ pub struct RunArgs {
     #[arg(short = 'b', long = "builtin", value_enum, value_name = "NAME", conflicts_with_all = ["select_only", "skip_some_updates"])]
     pub builtin: Option<Builtin>,
     /// Same as -b select-only
-    #[arg(short = 'S', long = "select-only", conflicts_with = "skip_some_updates")]
+    #[arg(
+        short = 'S',
+        long = "select-only",
+        conflicts_with = "skip_some_updates"
+    )]
     pub select_only: bool,
     /// Same as -b simple-update
     #[arg(short = 'N', long = "skip-some-updates")]
@@ -151,7 +155,10 @@ mod tests {
 
     #[test]
     fn pgbench_flags_parse() {
-        let r = run_args(&["run", "-h", "db", "-p", "5433", "-U", "u", "-c", "8", "-j", "2", "-T", "10", "-M", "prepared", "-S", "bench"]);
+        let r = run_args(&[
+            "run", "-h", "db", "-p", "5433", "-U", "u", "-c", "8", "-j", "2", "-T", "10", "-M",
+            "prepared", "-S", "bench",
+        ]);
         assert_eq!(r.conn.host.as_deref(), Some("db"));
         assert_eq!(r.clients, 8);
         assert_eq!(r.threads, 2);
@@ -169,7 +176,11 @@ mod tests {
         assert!(parse(&["run", "-b", "nonesuch"]).is_err());
         assert!(parse(&["run", "-b", "select-only", "-N"]).is_err());
         let e = parse(&["run", "--sync-commit", "remote_flush"]).unwrap_err();
-        assert!(e.to_string().contains("use one of off, local, remote_write, on, remote_apply"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("use one of off, local, remote_write, on, remote_apply"),
+            "{e}"
+        );
         assert!(parse(&["init", "-F", "5"]).is_err());
     }
 }

@@ -100,9 +100,9 @@ impl Target {
         let (mut config, ssl_keys) = match opts.dbname.as_deref().filter(|d| is_conninfo(d)) {
             Some(conninfo) => {
                 let (rest, ssl_keys) = split_ssl_keys(conninfo);
-                let config: Config = rest
-                    .parse()
-                    .map_err(|e: tokio_postgres::Error| ConnError::Invalid(pgerror::describe(&e)))?;
+                let config: Config = rest.parse().map_err(|e: tokio_postgres::Error| {
+                    ConnError::Invalid(pgerror::describe(&e))
+                })?;
                 (config, ssl_keys)
             }
             None => {
@@ -127,9 +127,9 @@ impl Target {
         if config.get_ports().is_empty() {
             let port = match (opts.port, env.var("PGPORT")) {
                 (Some(p), _) => p,
-                (None, Some(p)) => p
-                    .parse()
-                    .map_err(|_| ConnError::Invalid(format!("PGPORT '{p}' is not a port number")))?,
+                (None, Some(p)) => p.parse().map_err(|_| {
+                    ConnError::Invalid(format!("PGPORT '{p}' is not a port number"))
+                })?,
                 (None, None) => 5432,
             };
             config.port(port);
@@ -153,24 +153,33 @@ impl Target {
         if config.get_application_name().is_none() {
             config.application_name(env.var("PGAPPNAME").unwrap_or_else(|| "pgsyncbench".into()));
         }
-        if config.get_password().is_none() {
-            if let Some(pw) = env.var("PGPASSWORD").or_else(|| password_from_file(&config, env)) {
-                config.password(pw);
-            }
+        if config.get_password().is_none()
+            && let Some(pw) = env
+                .var("PGPASSWORD")
+                .or_else(|| password_from_file(&config, env))
+        {
+            config.password(pw);
         }
-        if let Some(attrs) = env.var("PGTARGETSESSIONATTRS") {
-            if !opts.dbname.as_deref().is_some_and(|d| d.contains("target_session_attrs")) {
-                let parsed: Config = format!("target_session_attrs={attrs}")
-                    .parse()
-                    .map_err(|_| ConnError::Invalid(format!("PGTARGETSESSIONATTRS '{attrs}' is not supported")))?;
-                config.target_session_attrs(parsed.get_target_session_attrs());
-            }
+        if let Some(attrs) = env.var("PGTARGETSESSIONATTRS")
+            && !opts
+                .dbname
+                .as_deref()
+                .is_some_and(|d| d.contains("target_session_attrs"))
+        {
+            let parsed: Config = format!("target_session_attrs={attrs}")
+                .parse()
+                .map_err(|_| {
+                    ConnError::Invalid(format!("PGTARGETSESSIONATTRS '{attrs}' is not supported"))
+                })?;
+            config.target_session_attrs(parsed.get_target_session_attrs());
         }
         let timeout = match config.get_connect_timeout() {
             Some(t) => *t,
             None => match env.var("PGCONNECT_TIMEOUT") {
                 Some(t) => Duration::from_secs(t.parse().map_err(|_| {
-                    ConnError::Invalid(format!("PGCONNECT_TIMEOUT '{t}' is not a number of seconds"))
+                    ConnError::Invalid(format!(
+                        "PGCONNECT_TIMEOUT '{t}' is not a number of seconds"
+                    ))
                 })?),
                 None => DEFAULT_CONNECT_TIMEOUT,
             },
@@ -327,7 +336,9 @@ pub(crate) fn connect_hint(code: Option<&str>) -> &'static str {
             "; check the user name and password (PGPASSWORD, ~/.pgpass or the connection string)"
         }
         Some("3D000") => "; create the database or name another with -d",
-        Some("53300") => "; the server has no free connection slots: lower -c or raise max_connections",
+        Some("53300") => {
+            "; the server has no free connection slots: lower -c or raise max_connections"
+        }
         None => "; is the server running and accepting connections there?",
         _ => "",
     }
@@ -367,7 +378,10 @@ fn password_from_file(config: &Config, env: &dyn Env) -> Option<String> {
 fn split_ssl_keys(conninfo: &str) -> (String, Vec<(String, String)>) {
     const OURS: [&str; 2] = ["sslmode", "sslrootcert"];
     let mut taken = Vec::new();
-    if let Some((base, query)) = conninfo.split_once('?').filter(|_| conninfo.contains("://")) {
+    if let Some((base, query)) = conninfo
+        .split_once('?')
+        .filter(|_| conninfo.contains("://"))
+    {
         let kept: Vec<&str> = query
             .split('&')
             .filter(|pair| {
@@ -456,12 +470,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -501,15 +516,27 @@ mod tests {
             user: Some("alice".into()),
             dbname: Some("bench".into()),
         };
-        let t = Target::resolve(&o, &env(&[("PGHOST", "other"), ("PGPORT", "1"), ("PGUSER", "bob")])).unwrap();
-        assert_eq!(t.label(), "host=db.example port=6000 user=alice dbname=bench");
+        let t = Target::resolve(
+            &o,
+            &env(&[("PGHOST", "other"), ("PGPORT", "1"), ("PGUSER", "bob")]),
+        )
+        .unwrap();
+        assert_eq!(
+            t.label(),
+            "host=db.example port=6000 user=alice dbname=bench"
+        );
     }
 
     #[test]
     fn environment_fills_what_flags_leave_out() {
         let t = Target::resolve(
             &opts(None),
-            &env(&[("PGHOST", "h1"), ("PGPORT", "5433"), ("PGUSER", "u"), ("PGDATABASE", "d")]),
+            &env(&[
+                ("PGHOST", "h1"),
+                ("PGPORT", "5433"),
+                ("PGUSER", "u"),
+                ("PGDATABASE", "d"),
+            ]),
         )
         .unwrap();
         assert_eq!(t.label(), "host=h1 port=5433 user=u dbname=d");
@@ -517,7 +544,8 @@ mod tests {
 
     #[test]
     fn database_defaults_to_the_user_name() {
-        let t = Target::resolve(&opts(None), &env(&[("PGHOST", "h"), ("PGUSER", "carol")])).unwrap();
+        let t =
+            Target::resolve(&opts(None), &env(&[("PGHOST", "h"), ("PGUSER", "carol")])).unwrap();
         assert_eq!(t.dbname(), "carol");
     }
 
@@ -525,7 +553,9 @@ mod tests {
     fn connection_string_wins_over_flags_and_keeps_several_hosts() {
         let o = ConnOptions {
             host: Some("ignored".into()),
-            dbname: Some("postgresql://u@h1:5001,h2:5002/app?target_session_attrs=read-write".into()),
+            dbname: Some(
+                "postgresql://u@h1:5001,h2:5002/app?target_session_attrs=read-write".into(),
+            ),
             ..Default::default()
         };
         let t = Target::resolve(&o, &env(&[])).unwrap();
@@ -546,11 +576,16 @@ mod tests {
 
     #[test]
     fn verify_modes_and_root_cert_are_taken_from_urls_and_keyword_strings() {
-        let (rest, keys) = split_ssl_keys("postgresql://h/d?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem&application_name=x");
+        let (rest, keys) = split_ssl_keys(
+            "postgresql://h/d?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem&application_name=x",
+        );
         assert_eq!(rest, "postgresql://h/d?application_name=x");
         assert_eq!(
             keys,
-            [("sslmode".into(), "verify-full".into()), ("sslrootcert".into(), "/tmp/ca.pem".into())]
+            [
+                ("sslmode".into(), "verify-full".into()),
+                ("sslrootcert".into(), "/tmp/ca.pem".into())
+            ]
         );
         let (rest, keys) = split_ssl_keys("host=h sslmode = 'verify-ca' options='-c a=\\'b\\''");
         assert_eq!(rest, "host='h' options='-c a=\\'b\\''");
@@ -559,12 +594,20 @@ mod tests {
 
     #[test]
     fn bad_values_are_reported_plainly() {
-        let e = Target::resolve(&opts(None), &env(&[("PGHOST", "h"), ("PGSSLMODE", "maybe")])).unwrap_err();
+        let e = Target::resolve(
+            &opts(None),
+            &env(&[("PGHOST", "h"), ("PGSSLMODE", "maybe")]),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("sslmode 'maybe'"), "{e}");
-        let e = Target::resolve(&opts(None), &env(&[("PGHOST", "h"), ("PGPORT", "x")])).unwrap_err();
+        let e =
+            Target::resolve(&opts(None), &env(&[("PGHOST", "h"), ("PGPORT", "x")])).unwrap_err();
         assert!(e.to_string().contains("PGPORT 'x'"), "{e}");
         let e = Target::resolve(&opts(Some("host=h bogus=1")), &env(&[])).unwrap_err();
-        assert!(e.to_string().starts_with("invalid connection string"), "{e}");
+        assert!(
+            e.to_string().starts_with("invalid connection string"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -124,7 +124,11 @@ pub async fn run(
     interrupt: impl Future<Output = ()>,
 ) -> Result<Outcome, EngineError> {
     let shared = Arc::new(Shared {
-        phase: AtomicU8::new(if config.warmup_secs > 0 { WARMUP } else { MEASURE }),
+        phase: AtomicU8::new(if config.warmup_secs > 0 {
+            WARMUP
+        } else {
+            MEASURE
+        }),
         slots: (0..config.clients).map(|_| Mutex::default()).collect(),
         running: AtomicUsize::new(config.clients),
         lost: AtomicUsize::new(0),
@@ -295,13 +299,13 @@ impl Collector<'_, '_> {
         let warmup_transactions = self.collect();
         let duration = now.saturating_duration_since(self.last_tick);
         self.last_tick = now;
-        if let Some(m) = self.measure_start {
-            if phase == Phase::Measure {
-                let t = now.saturating_duration_since(m).as_secs_f64();
-                self.timeline
-                    .push(self.scratch.timeline_point(t, duration.as_secs_f64()));
-                self.total.merge(&self.scratch);
-            }
+        if let Some(m) = self.measure_start
+            && phase == Phase::Measure
+        {
+            let t = now.saturating_duration_since(m).as_secs_f64();
+            self.timeline
+                .push(self.scratch.timeline_point(t, duration.as_secs_f64()));
+            self.total.merge(&self.scratch);
         }
         let tick = Tick {
             phase,
@@ -452,7 +456,9 @@ async fn client_loop(
         let measuring = shared.phase.load(Ordering::Acquire) != WARMUP;
         let mut lost = false;
         {
-            let mut slot = shared.slots[id].lock().expect("slot lock is never poisoned");
+            let mut slot = shared.slots[id]
+                .lock()
+                .expect("slot lock is never poisoned");
             match &result {
                 Ok(()) if measuring => slot.measured.record(latency_us),
                 Ok(()) => slot.warmup_transactions += 1,

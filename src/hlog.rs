@@ -69,7 +69,10 @@ impl HlogWriter {
         let flushed = self.file.flush().map_err(|e| e.to_string());
         match self.error.take().map(Err).unwrap_or(flushed) {
             Ok(()) => Ok(()),
-            Err(e) => Err(format!("cannot write interval log {}: {e}", self.path.display())),
+            Err(e) => Err(format!(
+                "cannot write interval log {}: {e}",
+                self.path.display()
+            )),
         }
     }
 }

@@ -30,7 +30,7 @@ pub trait InitProgress {
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
     #[error(
-        "the target is a read-only standby (pg_is_in_recovery() is true): connect to the primary, for example with target_session_attrs=read-write"
+        "the target is read-only (a standby, or default_transaction_read_only is on): connect to the primary, for example with target_session_attrs=read-write"
     )]
     ReadOnly,
     #[error("{step} failed: {reason}")]
@@ -62,7 +62,10 @@ impl InitTimings {
 
 pub async fn refuse_standby(client: &Client) -> Result<(), InitError> {
     let row = client
-        .query_one("SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')::bool", &[])
+        .query_one(
+            "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only')::bool",
+            &[],
+        )
         .await
         .map_err(sql_err("checking for a standby"))?;
     if row.get::<_, bool>(0) {
@@ -104,7 +107,12 @@ pub async fn initialize(
 
     progress.step("vacuuming...");
     let t = Instant::now();
-    for table in ["pgbench_branches", "pgbench_tellers", "pgbench_accounts", "pgbench_history"] {
+    for table in [
+        "pgbench_branches",
+        "pgbench_tellers",
+        "pgbench_accounts",
+        "pgbench_history",
+    ] {
         client
             .batch_execute(&format!("VACUUM ANALYZE {table}"))
             .await
@@ -129,7 +137,11 @@ pub async fn initialize(
 /// pgbench's DDL: same columns, types and storage options.
 pub fn create_tables_sql(opts: &InitOptions) -> String {
     let unlogged = if opts.unlogged { " UNLOGGED" } else { "" };
-    let aid = if opts.scale >= BIGINT_SCALE { "bigint" } else { "int" };
+    let aid = if opts.scale >= BIGINT_SCALE {
+        "bigint"
+    } else {
+        "int"
+    };
     let ff = format!(" WITH (fillfactor={})", opts.fillfactor);
     let mut sql = String::new();
     let _ = writeln!(
@@ -187,20 +199,38 @@ async fn generate(
     client.batch_execute("BEGIN").await.map_err(&err)?;
     // Truncating in the same transaction lets COPY FREEZE skip later hint-bit writes.
     client
-        .batch_execute("TRUNCATE TABLE pgbench_accounts, pgbench_branches, pgbench_history, pgbench_tellers")
+        .batch_execute(
+            "TRUNCATE TABLE pgbench_accounts, pgbench_branches, pgbench_history, pgbench_tellers",
+        )
         .await
         .map_err(&err)?;
-    let freeze = if opts.partitions == 0 { " WITH (FREEZE ON)" } else { "" };
+    let freeze = if opts.partitions == 0 {
+        " WITH (FREEZE ON)"
+    } else {
+        ""
+    };
 
     let branches = BRANCHES_PER_SCALE * opts.scale;
-    copy_rows(client, "COPY pgbench_branches FROM STDIN", branches, |i, out| {
-        let _ = writeln!(out, "{i}\t0\t");
-    }, &mut |_, _| {})
+    copy_rows(
+        client,
+        "COPY pgbench_branches FROM STDIN",
+        branches,
+        |i, out| {
+            let _ = writeln!(out, "{i}\t0\t");
+        },
+        &mut |_, _| {},
+    )
     .await?;
     let tellers = TELLERS_PER_SCALE * opts.scale;
-    copy_rows(client, "COPY pgbench_tellers FROM STDIN", tellers, |i, out| {
-        let _ = writeln!(out, "{i}\t{}\t0\t", (i - 1) / TELLERS_PER_SCALE + 1);
-    }, &mut |_, _| {})
+    copy_rows(
+        client,
+        "COPY pgbench_tellers FROM STDIN",
+        tellers,
+        |i, out| {
+            let _ = writeln!(out, "{i}\t{}\t0\t", (i - 1) / TELLERS_PER_SCALE + 1);
+        },
+        &mut |_, _| {},
+    )
     .await?;
     let accounts = ACCOUNTS_PER_SCALE * opts.scale;
     copy_rows(
@@ -270,8 +300,12 @@ mod tests {
     #[test]
     fn range_partitions_cover_every_account_once() {
         let sql = create_tables_sql(&opts(1, 3));
-        assert!(sql.contains("pgbench_accounts_1 PARTITION OF pgbench_accounts FOR VALUES FROM (MINVALUE) TO (33335)"));
-        assert!(sql.contains("pgbench_accounts_2 PARTITION OF pgbench_accounts FOR VALUES FROM (33335) TO (66669)"));
+        assert!(sql.contains(
+            "pgbench_accounts_1 PARTITION OF pgbench_accounts FOR VALUES FROM (MINVALUE) TO (33335)"
+        ));
+        assert!(sql.contains(
+            "pgbench_accounts_2 PARTITION OF pgbench_accounts FOR VALUES FROM (33335) TO (66669)"
+        ));
         assert!(sql.contains("pgbench_accounts_3 PARTITION OF pgbench_accounts FOR VALUES FROM (66669) TO (MAXVALUE) WITH (fillfactor=90)"));
         assert!(!sql.contains("PARTITION BY RANGE (aid) WITH"));
     }

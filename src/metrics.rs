@@ -160,7 +160,11 @@ impl Stats {
             duration,
             transactions: n,
             failed: self.failed(),
-            tps: if duration > 0.0 { n as f64 / duration } else { 0.0 },
+            tps: if duration > 0.0 {
+                n as f64 / duration
+            } else {
+                0.0
+            },
             latency: self.latency().map(|l| IntervalLatency {
                 mean: l.mean,
                 p50: l.p50,

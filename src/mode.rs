@@ -63,7 +63,9 @@ impl fmt::Display for SyncCommit {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("unknown synchronous_commit mode '{0}': use one of off, local, remote_write, on, remote_apply")]
+#[error(
+    "unknown synchronous_commit mode '{0}': use one of off, local, remote_write, on, remote_apply"
+)]
 pub struct UnknownMode(pub String);
 
 impl FromStr for SyncCommit {
@@ -93,7 +95,10 @@ mod tests {
 
     #[test]
     fn server_aliases_map_to_modes() {
-        assert_eq!(SyncCommit::from_server("remote_flush"), Some(SyncCommit::On));
+        assert_eq!(
+            SyncCommit::from_server("remote_flush"),
+            Some(SyncCommit::On)
+        );
         assert_eq!(SyncCommit::from_server("true"), Some(SyncCommit::On));
         assert_eq!(SyncCommit::from_server("bogus"), None);
     }
@@ -106,7 +111,11 @@ mod tests {
             .collect();
         assert_eq!(
             waiting,
-            [SyncCommit::RemoteWrite, SyncCommit::On, SyncCommit::RemoteApply]
+            [
+                SyncCommit::RemoteWrite,
+                SyncCommit::On,
+                SyncCommit::RemoteApply
+            ]
         );
     }
 }

@@ -62,8 +62,14 @@ localhost:*:*:carol:c\\\\pw
 
     #[test]
     fn exact_and_wildcard_matches() {
-        assert_eq!(lookup(FILE, "db1.example", 5432, "app", "alice").as_deref(), Some("s3cret"));
-        assert_eq!(lookup(FILE, "anyhost", 5433, "x", "bob").as_deref(), Some("pa:ss"));
+        assert_eq!(
+            lookup(FILE, "db1.example", 5432, "app", "alice").as_deref(),
+            Some("s3cret")
+        );
+        assert_eq!(
+            lookup(FILE, "anyhost", 5433, "x", "bob").as_deref(),
+            Some("pa:ss")
+        );
         assert_eq!(lookup(FILE, "db1.example", 5433, "app", "alice"), None);
     }
 

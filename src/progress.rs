@@ -46,10 +46,15 @@ impl Observer for ProgressLines {
         } else {
             let tps = self.window.transactions() as f64 / secs;
             let lat = match (self.window.mean_us(), self.window.stddev_us()) {
-                (Some(m), Some(sd)) => format!("lat {:.3} ms stddev {:.3}", m / 1000.0, sd / 1000.0),
+                (Some(m), Some(sd)) => {
+                    format!("lat {:.3} ms stddev {:.3}", m / 1000.0, sd / 1000.0)
+                }
                 _ => "lat NaN ms stddev NaN".to_string(),
             };
-            format!("progress: {at:.1} s, {tps:.1} tps, {lat}, {} failed", self.window.failed())
+            format!(
+                "progress: {at:.1} s, {tps:.1} tps, {lat}, {} failed",
+                self.window.failed()
+            )
         };
         let _ = writeln!(self.out, "{line}");
         self.window.clear();
@@ -91,9 +96,11 @@ impl Observer for Bar {
     fn tick(&mut self, tick: &Tick<'_>) {
         let secs = tick.duration.as_secs_f64().max(1e-9);
         if self.by_transactions {
-            self.bar.inc(tick.stats.transactions() + tick.stats.failed());
+            self.bar
+                .inc(tick.stats.transactions() + tick.stats.failed());
         } else {
-            self.bar.set_position(tick.since_start.as_secs_f64().round() as u64);
+            self.bar
+                .set_position(tick.since_start.as_secs_f64().round() as u64);
         }
         let msg = match tick.phase {
             Phase::Warmup => format!("{:.0} tps (warmup)", tick.warmup_transactions as f64 / secs),

@@ -10,14 +10,23 @@ pub fn render(r: &RunResult) -> String {
     let o = &r.options;
     let s = &r.summary;
     let w = &mut out;
-    let _ = writeln!(w, "pgsyncbench {} (server {})", r.tool.version, r.target.server_version);
+    let _ = writeln!(
+        w,
+        "pgsyncbench {} (server {})",
+        r.tool.version, r.target.server_version
+    );
     let _ = writeln!(w, "transaction type: {}", o.builtin.description());
     let _ = writeln!(w, "scaling factor: {}", o.scale);
     let _ = writeln!(w, "query mode: {}", o.protocol.as_str());
     let _ = writeln!(w, "number of clients: {}", o.clients);
     let _ = writeln!(w, "number of threads: {}", o.threads);
     let _ = writeln!(w, "maximum number of tries: 1");
-    let _ = writeln!(w, "synchronous_commit: {}{}", r.target.synchronous_commit, standby_note(r));
+    let _ = writeln!(
+        w,
+        "synchronous_commit: {}{}",
+        r.target.synchronous_commit,
+        standby_note(r)
+    );
     match (o.duration, o.transactions_per_client) {
         (_, Some(t)) => {
             let _ = writeln!(w, "number of transactions per client: {t}");
@@ -30,7 +39,11 @@ pub fn render(r: &RunResult) -> String {
         }
         (d, None) => {
             let _ = writeln!(w, "duration: {} s", d.unwrap_or(0));
-            let _ = writeln!(w, "number of transactions actually processed: {}", s.transactions);
+            let _ = writeln!(
+                w,
+                "number of transactions actually processed: {}",
+                s.transactions
+            );
         }
     }
     if o.warmup > 0 {
@@ -47,7 +60,11 @@ pub fn render(r: &RunResult) -> String {
         let _ = writeln!(w, "latency average = {:.3} ms", l.mean);
         let _ = writeln!(w, "latency stddev = {:.3} ms", l.stddev);
     }
-    let _ = writeln!(w, "initial connection time = {:.3} ms", s.connection_time_ms);
+    let _ = writeln!(
+        w,
+        "initial connection time = {:.3} ms",
+        s.connection_time_ms
+    );
     let _ = writeln!(w, "tps = {:.6} (without initial connection time)", s.tps);
     if let Some(l) = &s.latency_ms {
         let _ = writeln!(w, "latency percentiles:");
@@ -90,10 +107,7 @@ pub fn render(r: &RunResult) -> String {
 }
 
 fn standby_note(r: &RunResult) -> &'static str {
-    let remote = r
-        .options
-        .sync_commit
-        .is_some_and(|m| m.waits_for_standby());
+    let remote = r.options.sync_commit.is_some_and(|m| m.waits_for_standby());
     match (remote, r.target.sync_standby_attached) {
         (true, Some(false)) => " (no synchronous standby attached: commits did not wait for one)",
         _ => "",

@@ -5,11 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, Error, RootCertStore, SignatureScheme,
+};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// libpq's sslmode values.
@@ -190,14 +192,19 @@ mod tests {
 
     #[test]
     fn verifying_modes_need_a_root_certificate() {
-        let Err(err) = connector(SslMode::VerifyFull, None) else { panic!("accepted") };
+        let Err(err) = connector(SslMode::VerifyFull, None) else {
+            panic!("accepted")
+        };
         assert!(err.to_string().contains("PGSSLROOTCERT"), "{err}");
         assert!(connector(SslMode::Require, None).is_ok());
     }
 
     #[test]
     fn an_unreadable_root_certificate_is_reported_with_its_path() {
-        let Err(err) = connector(SslMode::VerifyCa, Some(Path::new("/nonexistent/root.crt"))) else { panic!("accepted") };
+        let Err(err) = connector(SslMode::VerifyCa, Some(Path::new("/nonexistent/root.crt")))
+        else {
+            panic!("accepted")
+        };
         assert!(err.to_string().contains("/nonexistent/root.crt"), "{err}");
     }
 }

@@ -103,13 +103,9 @@ impl Builtin {
                 INSERT_HISTORY,
                 END,
             ],
-            Builtin::SimpleUpdate => &[
-                BEGIN,
-                UPDATE_ACCOUNTS,
-                SELECT_ABALANCE,
-                INSERT_HISTORY,
-                END,
-            ],
+            Builtin::SimpleUpdate => {
+                &[BEGIN, UPDATE_ACCOUNTS, SELECT_ABALANCE, INSERT_HISTORY, END]
+            }
             Builtin::SelectOnly => &[SELECT_ABALANCE],
         }
     }
@@ -182,10 +178,10 @@ impl Statement {
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .unwrap_or(after.len());
             text.push_str(&rest[..pos]);
-            if after.starts_with(':') {
+            if let Some(cast) = after.strip_prefix(':') {
                 // a `::type` cast
                 text.push_str("::");
-                rest = &after[1..];
+                rest = cast;
                 continue;
             }
             if name_len == 0 {
@@ -287,7 +283,11 @@ mod tests {
 
     #[test]
     fn every_builtin_statement_parses() {
-        for b in [Builtin::TpcbLike, Builtin::SimpleUpdate, Builtin::SelectOnly] {
+        for b in [
+            Builtin::TpcbLike,
+            Builtin::SimpleUpdate,
+            Builtin::SelectOnly,
+        ] {
             for sql in b.statements() {
                 Statement::parse(sql).unwrap();
             }
@@ -298,17 +298,44 @@ mod tests {
     fn draws_stay_inside_pgbench_ranges_and_reach_their_ends() {
         let mut rng = SmallRng::seed_from_u64(7);
         let scale = 2;
-        let (mut min, mut max) = (Draw { aid: i64::MAX, bid: i64::MAX, tid: i64::MAX, delta: i64::MAX },
-                                  Draw { aid: i64::MIN, bid: i64::MIN, tid: i64::MIN, delta: i64::MIN });
+        let (mut min, mut max) = (
+            Draw {
+                aid: i64::MAX,
+                bid: i64::MAX,
+                tid: i64::MAX,
+                delta: i64::MAX,
+            },
+            Draw {
+                aid: i64::MIN,
+                bid: i64::MIN,
+                tid: i64::MIN,
+                delta: i64::MIN,
+            },
+        );
         for _ in 0..200_000 {
             let d = Draw::new(&mut rng, scale);
-            min = Draw { aid: min.aid.min(d.aid), bid: min.bid.min(d.bid), tid: min.tid.min(d.tid), delta: min.delta.min(d.delta) };
-            max = Draw { aid: max.aid.max(d.aid), bid: max.bid.max(d.bid), tid: max.tid.max(d.tid), delta: max.delta.max(d.delta) };
+            min = Draw {
+                aid: min.aid.min(d.aid),
+                bid: min.bid.min(d.bid),
+                tid: min.tid.min(d.tid),
+                delta: min.delta.min(d.delta),
+            };
+            max = Draw {
+                aid: max.aid.max(d.aid),
+                bid: max.bid.max(d.bid),
+                tid: max.tid.max(d.tid),
+                delta: max.delta.max(d.delta),
+            };
         }
         assert_eq!((min.bid, max.bid), (1, 2));
         assert_eq!((min.tid, max.tid), (1, 20));
         assert_eq!((min.delta, max.delta), (-5000, 5000));
         assert!(min.aid >= 1 && max.aid <= 200_000);
-        assert!(min.aid < 10 && max.aid > 199_990, "aid range {}..{}", min.aid, max.aid);
+        assert!(
+            min.aid < 10 && max.aid > 199_990,
+            "aid range {}..{}",
+            min.aid,
+            max.aid
+        );
     }
 }

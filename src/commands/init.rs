@@ -9,7 +9,10 @@ use crate::conn::{ProcessEnv, Target};
 use crate::init::{InitOptions, InitProgress, initialize};
 
 pub async fn init(args: InitArgs) -> Result<(), Failure> {
-    let target = Target::resolve(&conn_with_positional(&args.conn, &args.dbname_arg), &ProcessEnv)?;
+    let target = Target::resolve(
+        &conn_with_positional(&args.conn, &args.dbname_arg),
+        &ProcessEnv,
+    )?;
     let client = target.connect().await?;
     let opts = InitOptions {
         scale: args.scale,

@@ -24,7 +24,10 @@ pub async fn run(args: RunArgs) -> Result<u8, Failure> {
             args.threads, args.clients
         )));
     }
-    let target = Target::resolve(&conn_with_positional(&args.conn, &args.dbname_arg), &ProcessEnv)?;
+    let target = Target::resolve(
+        &conn_with_positional(&args.conn, &args.dbname_arg),
+        &ProcessEnv,
+    )?;
     let builtin = args.builtin();
     let clients = args.clients as usize;
 
@@ -42,9 +45,10 @@ pub async fn run(args: RunArgs) -> Result<u8, Failure> {
     let mut synchronous_commit = facts.synchronous_commit.clone();
     if let Some(mode) = args.sync_commit {
         let set = format!("SET synchronous_commit = '{mode}'");
-        control.batch_execute(&set).await.map_err(|e| {
-            Failure::new(format!("cannot {set}: {}", crate::pgerror::describe(&e)))
-        })?;
+        control
+            .batch_execute(&set)
+            .await
+            .map_err(|e| Failure::new(format!("cannot {set}: {}", crate::pgerror::describe(&e))))?;
         session_setup.push(set);
         synchronous_commit = mode.to_string();
     }

@@ -101,14 +101,17 @@ async fn open(
     let mut conn = WireConn::new(stream);
 
     let user = config.get_user().unwrap_or_default();
-    let mut params = vec![("user", user), ("database", config.get_dbname().unwrap_or(user))];
+    let mut params = vec![
+        ("user", user),
+        ("database", config.get_dbname().unwrap_or(user)),
+    ];
     if let Some(app) = config.get_application_name() {
         params.push(("application_name", app));
     }
     if let Some(options) = config.get_options() {
         params.push(("options", options));
     }
-    frontend::startup_message(params.into_iter(), &mut conn.out)?;
+    frontend::startup_message(params, &mut conn.out)?;
     conn.stream.write_all(&conn.out).await?;
     conn.out.clear();
     authenticate(&mut conn, user, config.get_password()).await?;
@@ -133,7 +136,10 @@ async fn negotiate_tls(
     tcp.write_all(&buf).await?;
     let answer = tcp.read_u8().await?;
     if answer != b'S' {
-        if matches!(mode, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull) {
+        if matches!(
+            mode,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
+        ) {
             return Err(Failure::Other(format!(
                 "the server does not accept SSL connections and sslmode is {mode:?}"
             )));
@@ -167,7 +173,11 @@ async fn send(conn: &mut WireConn) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn authenticate(conn: &mut WireConn, user: &str, password: Option<&[u8]>) -> Result<(), Failure> {
+async fn authenticate(
+    conn: &mut WireConn,
+    user: &str,
+    password: Option<&[u8]>,
+) -> Result<(), Failure> {
     let need_password = || {
         password.ok_or_else(|| {
             Failure::Other(
@@ -195,29 +205,45 @@ async fn authenticate(conn: &mut WireConn, user: &str, password: Option<&[u8]>) 
                     scram_offered |= m == sasl::SCRAM_SHA_256;
                 }
                 if !scram_offered {
-                    return Err(Failure::Other("the server offers no SASL mechanism this client speaks".into()));
+                    return Err(Failure::Other(
+                        "the server offers no SASL mechanism this client speaks".into(),
+                    ));
                 }
-                let mut scram = sasl::ScramSha256::new(need_password()?, sasl::ChannelBinding::unsupported());
-                frontend::sasl_initial_response(sasl::SCRAM_SHA_256, scram.message(), &mut conn.out)?;
+                let mut scram =
+                    sasl::ScramSha256::new(need_password()?, sasl::ChannelBinding::unsupported());
+                frontend::sasl_initial_response(
+                    sasl::SCRAM_SHA_256,
+                    scram.message(),
+                    &mut conn.out,
+                )?;
                 send(conn).await?;
                 match read_message(conn).await? {
                     Message::AuthenticationSaslContinue(body) => scram.update(body.data())?,
                     Message::ErrorResponse(body) => return Err(server_error(body.fields())),
-                    _ => return Err(Failure::Other("unexpected reply during SCRAM authentication".into())),
+                    _ => {
+                        return Err(Failure::Other(
+                            "unexpected reply during SCRAM authentication".into(),
+                        ));
+                    }
                 }
                 frontend::sasl_response(scram.message(), &mut conn.out)?;
                 send(conn).await?;
                 match read_message(conn).await? {
                     Message::AuthenticationSaslFinal(body) => scram.finish(body.data())?,
                     Message::ErrorResponse(body) => return Err(server_error(body.fields())),
-                    _ => return Err(Failure::Other("unexpected reply during SCRAM authentication".into())),
+                    _ => {
+                        return Err(Failure::Other(
+                            "unexpected reply during SCRAM authentication".into(),
+                        ));
+                    }
                 }
             }
             Message::ErrorResponse(body) => return Err(server_error(body.fields())),
             Message::NoticeResponse(_) => {}
             _ => {
                 return Err(Failure::Other(
-                    "the server asks for an authentication method this client does not support".into(),
+                    "the server asks for an authentication method this client does not support"
+                        .into(),
                 ));
             }
         }

@@ -56,7 +56,11 @@ impl ServerMessage {
 
 impl std::fmt::Display for ServerMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {} (SQLSTATE {})", self.severity, self.message, self.code)
+        write!(
+            f,
+            "{}: {} (SQLSTATE {})",
+            self.severity, self.message, self.code
+        )
     }
 }
 
@@ -227,7 +231,8 @@ impl WireConn {
         loop {
             if self.inb.len() >= 5 {
                 let tag = self.inb[0];
-                let len = u32::from_be_bytes([self.inb[1], self.inb[2], self.inb[3], self.inb[4]]) as usize;
+                let len = u32::from_be_bytes([self.inb[1], self.inb[2], self.inb[3], self.inb[4]])
+                    as usize;
                 if len < 4 {
                     return Err(WireError::Protocol(format!("message length {len}")));
                 }

@@ -1,0 +1,592 @@
+//! `init` and `run` against a real PostgreSQL server, end to end through the binary.
+
+mod common;
+
+use common::*;
+
+fn init(db: &str, extra: &[&str]) {
+    let s = server();
+    check(
+        pgsyncbench()
+            .arg("init")
+            .args(s.conn_args(db))
+            .args(extra)
+            .output()
+            .unwrap(),
+        "pgsyncbench init",
+    );
+}
+
+fn run(db: &str, extra: &[&str]) -> std::process::Output {
+    pgsyncbench()
+        .arg("run")
+        .args(server().conn_args(db))
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn json_file(name: &str) -> std::path::PathBuf {
+    server().dir.join(format!("{name}.json"))
+}
+
+fn read_json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn tpcb_like_keeps_every_balance_and_history_in_agreement() {
+    let s = server();
+    let db = s.database("balances");
+    init(&db, &["-s", "2", "-q"]);
+    let json = json_file("balances");
+    let out = check(
+        run(
+            &db,
+            &[
+                "-c",
+                "4",
+                "-j",
+                "2",
+                "-T",
+                "3",
+                "-M",
+                "prepared",
+                "--json",
+                json.to_str().unwrap(),
+            ],
+        ),
+        "run",
+    );
+    let r = read_json(&json);
+    let committed = r["summary"]["transactions"].as_u64().unwrap();
+    assert!(committed > 100, "{}", stdout(&out));
+    let sums = s.psql(
+        &db,
+        "SELECT (SELECT sum(abalance) FROM pgbench_accounts) || ' ' || (SELECT sum(bbalance) FROM pgbench_branches)
+          || ' ' || (SELECT sum(tbalance) FROM pgbench_tellers) || ' ' || (SELECT coalesce(sum(delta), 0) FROM pgbench_history)
+          || ' ' || (SELECT count(*) FROM pgbench_history)",
+    );
+    let v: Vec<i64> = sums.split(' ').map(|x| x.parse().unwrap()).collect();
+    assert_eq!(v[0], v[1], "accounts vs branches: {sums}");
+    assert_eq!(v[1], v[2], "branches vs tellers: {sums}");
+    assert_eq!(v[2], v[3], "tellers vs history: {sums}");
+    // Every committed transaction is counted once: no warmup, nothing abandoned.
+    assert_eq!(
+        v[4] as u64, committed,
+        "history rows vs reported transactions"
+    );
+    assert_eq!(
+        field(&stdout(&out), "number of transactions actually processed:"),
+        committed.to_string()
+    );
+}
+
+#[test]
+fn every_builtin_runs_under_every_protocol_with_exact_transaction_counts() {
+    let s = server();
+    let db = s.database("protocols");
+    init(&db, &["-s", "1", "-q"]);
+    for builtin in ["tpcb-like", "simple-update", "select-only"] {
+        for protocol in ["simple", "extended", "prepared"] {
+            let out = check(
+                run(
+                    &db,
+                    &[
+                        "-b", builtin, "-M", protocol, "-c", "3", "-j", "1", "-t", "15",
+                    ],
+                ),
+                &format!("{builtin} {protocol}"),
+            );
+            let text = stdout(&out);
+            assert_eq!(
+                field(&text, "number of transactions actually processed:"),
+                "45/45",
+                "{text}"
+            );
+            assert_eq!(field(&text, "number of failed transactions:"), "0 (0.000%)");
+            assert_eq!(field(&text, "query mode:"), protocol);
+        }
+    }
+    // simple-update touches accounts and history only
+    assert_eq!(
+        s.psql(&db, "SELECT sum(tbalance) FROM pgbench_tellers"),
+        s.psql(&db, "SELECT sum(bbalance) FROM pgbench_branches")
+    );
+}
+
+#[test]
+fn tables_made_by_pgbench_run_under_pgsyncbench_and_the_reverse() {
+    let s = server();
+    let db = s.database("interop");
+    check(s.pgbench(&db, &["-i", "-q", "-s", "1"]), "pgbench -i");
+    let out = check(
+        run(&db, &["-c", "2", "-t", "10", "-M", "prepared"]),
+        "run on pgbench tables",
+    );
+    assert_eq!(field(&stdout(&out), "scaling factor:"), "1");
+
+    init(&db, &["-s", "2", "-F", "90"]);
+    let out = check(
+        s.pgbench(&db, &["-c", "2", "-t", "10", "-M", "prepared"]),
+        "pgbench on our tables",
+    );
+    let text = stdout(&out);
+    assert_eq!(field(&text, "scaling factor:"), "2");
+    assert!(text.contains("number of failed transactions: 0"), "{text}");
+    assert_eq!(
+        s.psql(&db, "SELECT count(*) FROM pgbench_accounts"),
+        "200000"
+    );
+    assert_eq!(
+        s.psql(
+            &db,
+            "SELECT count(*) || ' ' || sum(bid) FROM pgbench_tellers"
+        ),
+        "20 30"
+    );
+}
+
+#[test]
+fn init_options_shape_the_tables_as_pgbench_does() {
+    let s = server();
+    let db = s.database("initopts");
+    init(
+        &db,
+        &[
+            "-s",
+            "1",
+            "--partitions",
+            "3",
+            "--unlogged-tables",
+            "-F",
+            "80",
+            "-q",
+        ],
+    );
+    assert_eq!(
+        s.psql(
+            &db,
+            "SELECT relkind FROM pg_class WHERE relname = 'pgbench_accounts'"
+        ),
+        "p"
+    );
+    assert_eq!(
+        s.psql(
+            &db,
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'pgbench_accounts'::regclass"
+        ),
+        "3"
+    );
+    assert_eq!(
+        s.psql(&db, "SELECT string_agg(DISTINCT relpersistence::text, ',') FROM pg_class WHERE relname LIKE 'pgbench_%' AND relkind = 'r'"),
+        "u"
+    );
+    assert_eq!(
+        s.psql(
+            &db,
+            "SELECT reloptions::text FROM pg_class WHERE relname = 'pgbench_accounts_2'"
+        ),
+        "{fillfactor=80}"
+    );
+    assert_eq!(
+        s.psql(&db, "SELECT count(*) FROM pgbench_accounts_3"),
+        "33332"
+    );
+    let out = check(
+        s.pgbench(&db, &["-c", "2", "-t", "5"]),
+        "pgbench on partitioned tables",
+    );
+    assert!(
+        stdout(&out).contains("partition method: range"),
+        "{}",
+        stdout(&out)
+    );
+    check(
+        run(&db, &["-c", "2", "-t", "5"]),
+        "run on partitioned tables",
+    );
+}
+
+#[test]
+fn json_result_validates_and_agrees_with_its_histogram_timeline_and_interval_log() {
+    let s = server();
+    let db = s.database("outputs");
+    init(&db, &["-s", "1", "-q"]);
+    let json = json_file("outputs");
+    let hlog = s.dir.join("outputs.hlog");
+    let out = check(
+        run(
+            &db,
+            &[
+                "-c",
+                "2",
+                "-j",
+                "2",
+                "-T",
+                "3",
+                "-S",
+                "-M",
+                "prepared",
+                "-P",
+                "1",
+                "--json",
+                json.to_str().unwrap(),
+                "--hlog",
+                hlog.to_str().unwrap(),
+            ],
+        ),
+        "run",
+    );
+    assert!(
+        stderr(&out)
+            .lines()
+            .filter(|l| l.starts_with("progress: "))
+            .count()
+            >= 2,
+        "{}",
+        stderr(&out)
+    );
+
+    let value = read_json(&json);
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schemas/run-result.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "schema violations: {errors:?}");
+
+    let result: pgsyncbench::result::RunResult = serde_json::from_value(value).unwrap();
+    let total = result.summary.transactions;
+    let hist = pgsyncbench::metrics::decode_histogram(&result.histogram.data).unwrap();
+    assert_eq!(hist.len(), total);
+    let timeline_total: u64 = result.timeline.iter().map(|p| p.transactions).sum();
+    assert_eq!(timeline_total, total);
+    assert!(result.timeline.len() >= 3);
+    let lat = result.summary.latency_ms.unwrap();
+    assert!(lat.min <= lat.p50 && lat.p50 <= lat.p99 && lat.p99 <= lat.max);
+
+    let text = std::fs::read(&hlog).unwrap();
+    let mut logged = 0;
+    let mut intervals = 0;
+    for entry in hdrhistogram::serialization::interval_log::IntervalLogIterator::new(&text) {
+        if let hdrhistogram::serialization::interval_log::LogEntry::Interval(h) = entry.unwrap() {
+            let decoded = pgsyncbench::metrics::decode_histogram(h.encoded_histogram()).unwrap();
+            logged += decoded.len();
+            intervals += 1;
+        }
+    }
+    assert_eq!(logged, total, "interval log total");
+    assert_eq!(intervals, result.timeline.len());
+}
+
+#[test]
+fn warmup_load_runs_but_is_not_counted() {
+    let s = server();
+    let db = s.database("warmup");
+    init(&db, &["-s", "1", "-q"]);
+    let json = json_file("warmup");
+    check(
+        run(
+            &db,
+            &[
+                "-c",
+                "2",
+                "-T",
+                "2",
+                "--warmup",
+                "2",
+                "-N",
+                "--json",
+                json.to_str().unwrap(),
+            ],
+        ),
+        "run",
+    );
+    let r = read_json(&json);
+    let measured = r["summary"]["transactions"].as_u64().unwrap();
+    let history: u64 = s
+        .psql(&db, "SELECT count(*) FROM pgbench_history")
+        .parse()
+        .unwrap();
+    assert!(measured > 0);
+    assert!(
+        history > measured + measured / 4,
+        "history {history} should hold warmup transactions beyond the {measured} measured"
+    );
+    let secs = r["summary"]["measured_seconds"].as_f64().unwrap();
+    assert!((1.9..3.5).contains(&secs), "measured {secs} s");
+}
+
+#[test]
+fn sync_commit_is_set_in_every_session() {
+    let s = server();
+    let db = s.database("synccommit");
+    init(&db, &["-s", "1", "-q"]);
+    let json = json_file("synccommit");
+    let out = check(
+        run(
+            &db,
+            &[
+                "-c",
+                "2",
+                "-t",
+                "5",
+                "--sync-commit",
+                "off",
+                "--json",
+                json.to_str().unwrap(),
+            ],
+        ),
+        "run",
+    );
+    assert_eq!(field(&stdout(&out), "synchronous_commit:"), "off");
+    assert_eq!(read_json(&json)["options"]["sync_commit"], "off");
+    // The same mechanism the engine uses, observed on a live session.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let opts = pgsyncbench::conn::ConnOptions {
+            host: Some("127.0.0.1".into()),
+            port: Some(s.port),
+            user: Some("postgres".into()),
+            dbname: Some(db.clone()),
+        };
+        let target =
+            pgsyncbench::conn::Target::resolve(&opts, &pgsyncbench::conn::ProcessEnv).unwrap();
+        let mut conn = pgsyncbench::wire::connect(&target).await.unwrap();
+        conn.simple("SET synchronous_commit = 'remote_apply'")
+            .await
+            .unwrap();
+        assert_eq!(
+            conn.query_value("SHOW synchronous_commit")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("remote_apply")
+        );
+    });
+}
+
+#[test]
+fn scram_password_is_taken_from_pgpassword_and_a_wrong_one_is_explained() {
+    let s = server();
+    let db = s.database("passwords");
+    init(&db, &["-s", "1", "-q"]);
+    let args = [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &s.port.to_string(),
+        "-U",
+        PASSWORD_USER,
+        "-d",
+        &db,
+    ];
+    let ok = pgsyncbench()
+        .arg("run")
+        .args(args)
+        .args(["-c", "2", "-t", "3", "-M", "prepared"])
+        .env("PGPASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    check(ok, "run with the right password");
+    let bad = pgsyncbench()
+        .arg("run")
+        .args(args)
+        .args(["-c", "2", "-t", "3"])
+        .env("PGPASSWORD", "wrong")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let err = stderr(&bad);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("password authentication failed"), "{err}");
+    assert!(err.contains("PGPASSWORD"), "{err}");
+    assert!(
+        !err.contains("wrong"),
+        "the password must not be printed: {err}"
+    );
+}
+
+#[test]
+fn bad_input_gets_one_line_and_a_non_zero_exit() {
+    let s = server();
+    let empty = s.database("notables");
+    let out = pgsyncbench()
+        .args(["run", "-t", "1"])
+        .args(s.conn_args(&empty))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("run `pgsyncbench init` first"),
+        "{}",
+        stderr(&out)
+    );
+
+    let db = s.database("badinput");
+    init(&db, &["-s", "1", "-q"]);
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["run".into(), "-c".into(), "200".into()],
+            "lower -c or raise max_connections",
+        ),
+        (
+            vec![
+                "run".into(),
+                "-c".into(),
+                "1".into(),
+                "-j".into(),
+                "2".into(),
+            ],
+            "must not exceed number of clients",
+        ),
+        (
+            vec!["run".into(), "-b".into(), "tpcc".into()],
+            "invalid value 'tpcc'",
+        ),
+        (
+            vec!["run".into(), "-c".into(), "0".into()],
+            "0 is not in 1..",
+        ),
+        (
+            vec!["run".into(), "--sync-commit".into(), "always".into()],
+            "use one of off, local, remote_write, on, remote_apply",
+        ),
+    ];
+    for (args, expect) in cases {
+        let mut cmd = pgsyncbench();
+        cmd.args(&args).args(s.conn_args(&db));
+        let out = cmd.output().unwrap();
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
+    // Nothing listens on this port: refused at once.
+    let port = free_port().to_string();
+    let out = pgsyncbench()
+        .args(["run", "-h", "127.0.0.1", "-p", &port, "-t", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("Connection refused"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn unreachable_host_fails_within_the_connect_timeout() {
+    // A listener that accepts and never answers: the startup packet waits forever without a bound.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let started = std::time::Instant::now();
+    let out = pgsyncbench()
+        .args([
+            "run",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-t",
+            "1",
+            "-d",
+            "connect_timeout=2",
+        ])
+        .output()
+        .unwrap();
+    drop(listener);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no answer within"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+}
+
+#[test]
+fn init_refuses_a_read_only_target() {
+    let s = server();
+    let db = s.database("readonly");
+    let out = pgsyncbench()
+        .args([
+            "init",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &s.port.to_string(),
+            "-U",
+            "postgres",
+        ])
+        .args([
+            "-d",
+            &format!("dbname={db} options='-c default_transaction_read_only=on'"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("read-only"), "{}", stderr(&out));
+    assert_eq!(
+        s.psql(
+            &db,
+            "SELECT count(*) FROM pg_class WHERE relname LIKE 'pgbench_%'"
+        ),
+        "0"
+    );
+}
+
+#[test]
+fn a_connection_lost_mid_run_is_a_failure_and_the_run_still_reports() {
+    let s = server();
+    let db = s.database("lostconn");
+    init(&db, &["-s", "1", "-q"]);
+    let json = json_file("lostconn");
+    let child = pgsyncbench()
+        .arg("run")
+        .args(s.conn_args(&db))
+        .args([
+            "-c",
+            "3",
+            "-j",
+            "1",
+            "-T",
+            "5",
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let killed = s.psql(
+        &db,
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgsyncbench' AND datname = current_database() AND pid <> pg_backend_pid() LIMIT 1) t",
+    );
+    assert_eq!(killed, "1");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("1 of 3 clients lost their connection"),
+        "{text}"
+    );
+    let r = read_json(&json);
+    assert_eq!(r["summary"]["clients_lost"], 1);
+    assert_eq!(r["failures"]["57P01"], 1, "{}", r["failures"]);
+    assert!(r["summary"]["transactions"].as_u64().unwrap() > 0);
+}
