@@ -29,6 +29,128 @@ pub enum Command {
     Init(InitArgs),
     /// Run a pgbench-compatible load and report latency and TPS
     Run(RunArgs),
+    /// A local etcd + Patroni + PostgreSQL cluster to measure on
+    #[command(subcommand)]
+    Lab(LabCommand),
+    /// Inspect a Patroni cluster and switch its synchronous settings
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Start a lab cluster and wait until it serves a leader and a sync standby
+    Up(LabUpArgs),
+    /// Show the lab's processes and members
+    Status(LabDirArgs),
+    /// Stop every process of the lab and remove its folder
+    Down(LabDownArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct LabDirArgs {
+    /// Folder of the lab's data, logs and state
+    #[arg(long, default_value = crate::lab::DEFAULT_DIR)]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct LabUpArgs {
+    /// Number of PostgreSQL nodes (a leader, a sync standby, the rest async replicas)
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    #[command(flatten)]
+    pub dir: LabDirArgs,
+    /// Fast Patroni timing (loop_wait 1, ttl 10) instead of production-like (loop_wait 10, ttl 30)
+    #[arg(long)]
+    pub fast: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct LabDownArgs {
+    #[command(flatten)]
+    pub dir: LabDirArgs,
+    /// Keep the folder (logs and data) after stopping the processes
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// Where Patroni's REST API is, and how to reach PostgreSQL through it.
+#[derive(Debug, Clone, Args)]
+pub struct PatroniArgs {
+    /// Patroni REST API of any member, e.g. http://10.0.0.1:8008 (user:password@ for unsafe methods)
+    #[arg(long = "patroni", value_name = "URL")]
+    pub patroni: Option<String>,
+    /// CA certificate to check Patroni's HTTPS certificate against
+    #[arg(long = "patroni-cacert", value_name = "FILE")]
+    pub patroni_cacert: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Members, synchronous settings and versions
+    Status(ClusterStatusArgs),
+    /// Change synchronous settings through Patroni and wait until they are live
+    Apply(ClusterApplyArgs),
+    /// Put back a dynamic configuration saved before a change
+    Restore(ClusterRestoreArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct ClusterStatusArgs {
+    #[command(flatten)]
+    pub patroni: PatroniArgs,
+    #[command(flatten)]
+    pub conn: ConnOptions,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct ClusterApplyArgs {
+    #[command(flatten)]
+    pub patroni: PatroniArgs,
+    #[command(flatten)]
+    pub conn: ConnOptions,
+    /// synchronous_commit: off, local, remote_write, on, remote_apply
+    #[arg(long = "sync-commit", value_name = "MODE")]
+    pub sync_commit: Option<SyncCommit>,
+    /// Patroni's synchronous_mode
+    #[arg(long = "synchronous-mode", value_enum)]
+    pub synchronous_mode: Option<crate::control::SyncMode>,
+    /// Patroni's synchronous_mode_strict
+    #[arg(long = "strict", value_name = "BOOL", action = ArgAction::Set)]
+    pub strict: Option<bool>,
+    /// Patroni's synchronous_node_count
+    #[arg(long = "sync-node-count", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub node_count: Option<u32>,
+    /// Seconds to wait for the change to be live on the leader
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+    /// Save the configuration from before the change to this file (for `cluster restore`)
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct ClusterRestoreArgs {
+    #[command(flatten)]
+    pub patroni: PatroniArgs,
+    #[command(flatten)]
+    pub conn: ConnOptions,
+    /// A configuration saved by pgsyncbench before a change (patroni-config.before.json)
+    #[arg(long = "from", value_name = "FILE")]
+    pub from: PathBuf,
+    /// Seconds to wait for the restored settings to be live on the leader
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +229,17 @@ pub struct RunArgs {
     /// Seed of the random draws (default: from the clock); recorded in the result
     #[arg(long = "random-seed", value_name = "SEED")]
     pub seed: Option<u64>,
+    #[command(flatten)]
+    pub patroni: PatroniArgs,
+    /// Measure a remote_write, on or remote_apply run even when no synchronous standby is attached
+    #[arg(long = "allow-no-sync-standby")]
+    pub allow_no_sync_standby: bool,
+    /// Folder for what the run saves besides its JSON (the Patroni configuration it changes)
+    #[arg(long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Scale for the lab cluster started when no target is given
+    #[arg(short = 's', long = "scale", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..))]
+    pub lab_scale: i64,
     /// Database name or connection string, as pgbench's last argument
     #[arg(value_name = "DBNAME")]
     pub dbname_arg: Option<String>,

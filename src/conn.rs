@@ -387,7 +387,7 @@ fn split_ssl_keys(conninfo: &str) -> (String, Vec<(String, String)>) {
             .filter(|pair| {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                 if OURS.contains(&k) {
-                    taken.push((k.to_string(), percent_decode(v)));
+                    taken.push((k.to_string(), crate::text::percent_decode(v)));
                     false
                 } else {
                     true
@@ -463,25 +463,6 @@ fn keyword_pairs(s: &str) -> Vec<(String, String)> {
         }
         pairs.push((key, value));
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Init(args) => commands::init::init(args).await.map(|()| 0),
             Command::Run(args) => commands::run::run(args).await,
+            Command::Lab(cmd) => commands::lab::lab(cmd).await.map(|()| 0),
+            Command::Cluster(cmd) => commands::cluster::cluster(cmd).await.map(|()| 0),
         }
     });
     match result {

@@ -17,11 +17,8 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
                 text.push_str(&cause.to_string());
                 source = cause.source();
             }
-            one_line(&text)
+            crate::text::one_line(&text)
         }
     }
 }
 
-pub fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}

@@ -1,0 +1,63 @@
+use super::Failure;
+use crate::cli::{LabCommand, LabDirArgs};
+use crate::lab::{Lab, LabSpec, Timing, process};
+use crate::status::members_table;
+
+pub async fn lab(cmd: LabCommand) -> Result<(), Failure> {
+    match cmd {
+        LabCommand::Up(args) => {
+            let spec = LabSpec {
+                nodes: args.nodes,
+                dir: args.dir.dir,
+                timing: if args.fast { Timing::Fast } else { Timing::Default },
+            };
+            let started = std::time::Instant::now();
+            let lab = Lab::up(&spec, &mut |msg| eprintln!("lab: {msg}")).await?;
+            eprintln!(
+                "lab: ready in {:.1} s; stop it with `pgsyncbench lab down --dir {}`",
+                started.elapsed().as_secs_f64(),
+                lab.state.dir.display()
+            );
+            println!("{}", lab.patroni_url());
+            println!("{}", lab.leader_url().await?);
+            Ok(())
+        }
+        LabCommand::Status(LabDirArgs { dir }) => {
+            let lab = Lab::open(&dir)?;
+            let s = &lab.state;
+            let state = |pid: u32| if process::alive(pid) { "running" } else { "stopped" };
+            println!("Lab in {} ({:?} timing)", s.dir.display(), s.timing);
+            println!(
+                "etcd 127.0.0.1:{} pid {} {}",
+                s.etcd.client_port,
+                s.etcd.pid,
+                state(s.etcd.pid)
+            );
+            for n in &s.nodes {
+                println!(
+                    "{}: Patroni pid {} {}, REST {}, PostgreSQL 127.0.0.1:{}",
+                    n.name,
+                    n.pid,
+                    state(n.pid),
+                    n.rest_url(),
+                    n.pg_port
+                );
+            }
+            match lab.cluster().await {
+                Ok(c) => print!("{}", members_table(&c.members)),
+                Err(e) => println!("members: unknown ({e})"),
+            }
+            Ok(())
+        }
+        LabCommand::Down(args) => {
+            let lab = Lab::open(&args.dir.dir)?;
+            lab.down(args.keep)?;
+            eprintln!(
+                "lab: stopped every process of {}{}",
+                lab.state.dir.display(),
+                if args.keep { " (folder kept)" } else { " and removed it" }
+            );
+            Ok(())
+        }
+    }
+}

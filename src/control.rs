@@ -1,0 +1,355 @@
+//! Switching a Patroni cluster's synchronous settings, proving the switch is live on the
+//! leader, and putting the saved configuration back.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::conn::{ConnError, Target};
+use crate::mode::SyncCommit;
+use crate::patroni::{Patroni, PatroniError};
+use crate::pgerror;
+
+/// Patroni's synchronous_mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    Off,
+    On,
+    Quorum,
+}
+
+impl SyncMode {
+    fn to_json(self) -> Value {
+        match self {
+            SyncMode::Off => json!(false),
+            SyncMode::On => json!(true),
+            SyncMode::Quorum => json!("quorum"),
+        }
+    }
+
+    /// Reads Patroni's value: true/false, "on"/"off", or "quorum".
+    pub fn from_config(v: Option<&Value>) -> SyncMode {
+        match v {
+            Some(Value::Bool(true)) => SyncMode::On,
+            Some(Value::String(s)) if s == "quorum" => SyncMode::Quorum,
+            Some(Value::String(s)) if matches!(s.as_str(), "on" | "true" | "yes") => SyncMode::On,
+            _ => SyncMode::Off,
+        }
+    }
+}
+
+/// The settings a change asks for; None leaves a setting as it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncChange {
+    pub synchronous_commit: Option<SyncCommit>,
+    pub synchronous_mode: Option<SyncMode>,
+    pub strict: Option<bool>,
+    pub node_count: Option<u32>,
+}
+
+impl SyncChange {
+    pub fn is_empty(&self) -> bool {
+        *self == SyncChange::default()
+    }
+
+    /// The PATCH /config body, as `patronictl edit-config` would write it.
+    pub fn patch(&self) -> Value {
+        let mut p = json!({});
+        if let Some(m) = self.synchronous_commit {
+            p["postgresql"] = json!({ "parameters": { "synchronous_commit": m.as_str() } });
+        }
+        if let Some(m) = self.synchronous_mode {
+            p["synchronous_mode"] = m.to_json();
+        }
+        if let Some(s) = self.strict {
+            p["synchronous_mode_strict"] = json!(s);
+        }
+        if let Some(n) = self.node_count {
+            p["synchronous_node_count"] = json!(n);
+        }
+        p
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error(transparent)]
+    Patroni(#[from] PatroniError),
+    #[error(transparent)]
+    Connect(#[from] ConnError),
+    #[error("the cluster has no leader right now ({0}); wait for Patroni to elect one")]
+    NoLeader(String),
+    #[error("{what} did not become live on the leader within {secs} s: {last}")]
+    NotLive { what: String, secs: u64, last: String },
+    #[error("cannot {what}: {reason}")]
+    File { what: String, reason: String },
+}
+
+/// What the leader showed once a change was live.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Live {
+    pub leader: String,
+    pub synchronous_commit: String,
+    pub synchronous_standby_names: String,
+    /// Standbys pg_stat_replication shows in sync or quorum state.
+    pub sync_standbys: Vec<String>,
+    /// Seconds from the PATCH to the state being observed.
+    pub took: f64,
+}
+
+/// The leader's PostgreSQL, with the connection settings of `base` (user, password, database).
+pub async fn leader_target(patroni: &Patroni, base: &Target) -> Result<(String, Target), ControlError> {
+    let cluster = patroni.cluster().await?;
+    let leader = cluster.leader().ok_or_else(|| {
+        ControlError::NoLeader(
+            cluster
+                .members
+                .iter()
+                .map(|m| format!("{} {}", m.name, m.state))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    })?;
+    let host = leader.host.clone().unwrap_or_else(|| "127.0.0.1".into());
+    let port = leader.port.unwrap_or(5432);
+    Ok((leader.name.clone(), base.with_host(&host, port)))
+}
+
+/// PATCHes the change, then waits until the leader runs with it.
+pub async fn apply(
+    patroni: &Patroni,
+    base: &Target,
+    change: &SyncChange,
+    timeout: Duration,
+) -> Result<Live, ControlError> {
+    let started = Instant::now();
+    patroni.patch_config(&change.patch()).await?;
+    wait_live(patroni, base, change, started, timeout).await
+}
+
+/// Waits until `SHOW synchronous_commit` on the leader equals the mode asked for and, with
+/// synchronous_mode on or quorum, synchronous_standby_names is set and a standby streams in
+/// sync or quorum state (with synchronous_mode off, synchronous_standby_names is empty).
+pub async fn wait_live(
+    patroni: &Patroni,
+    base: &Target,
+    change: &SyncChange,
+    started: Instant,
+    timeout: Duration,
+) -> Result<Live, ControlError> {
+    let deadline = started + timeout;
+    let mut last;
+    loop {
+        match observe(patroni, base).await {
+            Ok(live) => match unmet(&live, change, patroni).await {
+                None => {
+                    return Ok(Live {
+                        took: started.elapsed().as_secs_f64(),
+                        ..live
+                    });
+                }
+                Some(why) => last = why,
+            },
+            Err(e) => last = e.to_string(),
+        }
+        if Instant::now() >= deadline {
+            return Err(ControlError::NotLive {
+                what: describe(change),
+                secs: timeout.as_secs(),
+                last,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn unmet(live: &Live, change: &SyncChange, patroni: &Patroni) -> Option<String> {
+    if let Some(m) = change.synchronous_commit {
+        if SyncCommit::from_server(&live.synchronous_commit) != Some(m) {
+            return Some(format!("SHOW synchronous_commit says {}", live.synchronous_commit));
+        }
+    }
+    let mode = match change.synchronous_mode {
+        Some(m) => m,
+        None => match patroni.config().await {
+            Ok(c) => SyncMode::from_config(c.get("synchronous_mode")),
+            Err(e) => return Some(e.to_string()),
+        },
+    };
+    match mode {
+        SyncMode::Off if !live.synchronous_standby_names.is_empty() => Some(format!(
+            "synchronous_standby_names is still '{}'",
+            live.synchronous_standby_names
+        )),
+        SyncMode::On | SyncMode::Quorum if live.synchronous_standby_names.is_empty() => {
+            Some("synchronous_standby_names is empty".into())
+        }
+        SyncMode::On | SyncMode::Quorum if live.sync_standbys.is_empty() => {
+            Some("no standby is in sync or quorum state in pg_stat_replication".into())
+        }
+        _ => None,
+    }
+}
+
+fn describe(change: &SyncChange) -> String {
+    let mut parts = Vec::new();
+    if let Some(m) = change.synchronous_commit {
+        parts.push(format!("synchronous_commit={m}"));
+    }
+    if let Some(m) = change.synchronous_mode {
+        parts.push(format!("synchronous_mode={}", m.to_json()));
+    }
+    if let Some(s) = change.strict {
+        parts.push(format!("synchronous_mode_strict={s}"));
+    }
+    if let Some(n) = change.node_count {
+        parts.push(format!("synchronous_node_count={n}"));
+    }
+    if parts.is_empty() {
+        "the configuration".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The leader's synchronous settings as a fresh session sees them.
+pub async fn observe(patroni: &Patroni, base: &Target) -> Result<Live, ControlError> {
+    let (leader, target) = leader_target(patroni, base).await?;
+    let client = target.connect().await?;
+    let sql_err = |e: tokio_postgres::Error| ControlError::NotLive {
+        what: "reading the leader's settings".into(),
+        secs: 0,
+        last: pgerror::describe(&e),
+    };
+    let row = client
+        .query_one(
+            "SELECT current_setting('synchronous_commit'), current_setting('synchronous_standby_names'),
+                    coalesce((SELECT array_agg(application_name::text ORDER BY application_name)
+                              FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')), '{}')",
+            &[],
+        )
+        .await
+        .map_err(sql_err)?;
+    Ok(Live {
+        leader,
+        synchronous_commit: row.get(0),
+        synchronous_standby_names: row.get(1),
+        sync_standbys: row.get(2),
+        took: 0.0,
+    })
+}
+
+/// The cluster's dynamic configuration saved before the first change, and put back at the end.
+pub struct SavedConfig {
+    pub path: PathBuf,
+    pub config: Value,
+    /// `synchronous_commit` as the leader ran before the change, when it was observed.
+    pub synchronous_commit_before: Option<SyncCommit>,
+}
+
+impl SavedConfig {
+    /// Reads the current configuration and writes it to `path` before anything changes.
+    pub async fn save(patroni: &Patroni, base: &Target, path: &Path) -> Result<SavedConfig, ControlError> {
+        let config = patroni.config().await?;
+        let before = observe(patroni, base).await?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| ControlError::File {
+                what: format!("create {}", dir.display()),
+                reason: e.to_string(),
+            })?;
+        }
+        crate::result::write_json_file(path, &config).map_err(|e| ControlError::File {
+            what: format!("save the Patroni configuration to {}", path.display()),
+            reason: e.to_string(),
+        })?;
+        Ok(SavedConfig {
+            path: path.to_path_buf(),
+            config,
+            synchronous_commit_before: SyncCommit::from_server(&before.synchronous_commit),
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<SavedConfig, ControlError> {
+        let fail = |reason: String| ControlError::File {
+            what: format!("read a saved Patroni configuration from {}", path.display()),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        let config: Value = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        if !config.is_object() || config.get("loop_wait").is_none() && config.get("ttl").is_none() {
+            return Err(fail("it is not a Patroni dynamic configuration (no ttl or loop_wait)".into()));
+        }
+        Ok(SavedConfig {
+            path: path.to_path_buf(),
+            config,
+            synchronous_commit_before: None,
+        })
+    }
+
+    /// Writes the saved configuration back (PUT /config) and waits until the leader runs with
+    /// its synchronous settings again.
+    pub async fn restore(&self, patroni: &Patroni, base: &Target, timeout: Duration) -> Result<Live, ControlError> {
+        let started = Instant::now();
+        patroni.put_config(&self.config).await?;
+        let expected = SyncChange {
+            synchronous_commit: self
+                .config
+                .pointer("/postgresql/parameters/synchronous_commit")
+                .and_then(Value::as_str)
+                .and_then(SyncCommit::from_server)
+                .or(self.synchronous_commit_before),
+            synchronous_mode: Some(SyncMode::from_config(self.config.get("synchronous_mode"))),
+            ..SyncChange::default()
+        };
+        wait_live(patroni, base, &expected, started, timeout).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_holds_only_what_changes() {
+        let c = SyncChange {
+            synchronous_commit: Some(SyncCommit::RemoteApply),
+            ..Default::default()
+        };
+        assert_eq!(c.patch(), json!({"postgresql": {"parameters": {"synchronous_commit": "remote_apply"}}}));
+        let c = SyncChange {
+            synchronous_mode: Some(SyncMode::Quorum),
+            strict: Some(true),
+            node_count: Some(2),
+            ..Default::default()
+        };
+        assert_eq!(
+            c.patch(),
+            json!({"synchronous_mode": "quorum", "synchronous_mode_strict": true, "synchronous_node_count": 2})
+        );
+        assert!(SyncChange::default().is_empty());
+    }
+
+    #[test]
+    fn synchronous_mode_values_of_patroni_are_read() {
+        assert_eq!(SyncMode::from_config(Some(&json!(true))), SyncMode::On);
+        assert_eq!(SyncMode::from_config(Some(&json!("quorum"))), SyncMode::Quorum);
+        assert_eq!(SyncMode::from_config(Some(&json!("on"))), SyncMode::On);
+        assert_eq!(SyncMode::from_config(None), SyncMode::Off);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_patroni_configuration_is_refused() {
+        let dir = std::env::temp_dir().join(format!("saved-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("x.json");
+        std::fs::write(&p, r#"{"schema": "pgsyncbench/run-result"}"#).unwrap();
+        let Err(e) = SavedConfig::load(&p) else { panic!("accepted") };
+        assert!(e.to_string().contains("not a Patroni dynamic configuration"), "{e}");
+        std::fs::write(&p, r#"{"ttl": 30, "loop_wait": 10}"#).unwrap();
+        assert!(SavedConfig::load(&p).is_ok());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,165 @@
+//! The files a lab node runs from: Patroni's YAML, written from the lab's ports and timing.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Patroni timing: production-like defaults, or fast for tests and quick looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Timing {
+    Default,
+    Fast,
+}
+
+impl Timing {
+    /// (ttl, loop_wait, retry_timeout); Patroni requires loop_wait + 2 * retry_timeout <= ttl.
+    pub fn values(self) -> (u32, u32, u32) {
+        match self {
+            Timing::Default => (30, 10, 10),
+            Timing::Fast => (10, 1, 4),
+        }
+    }
+}
+
+pub struct NodeConfig<'a> {
+    pub scope: &'a str,
+    pub name: &'a str,
+    pub dir: &'a Path,
+    pub pg_bin: &'a Path,
+    pub pg_port: u16,
+    pub rest_port: u16,
+    /// Where other members reach this node's PostgreSQL (its port, or a relay in front of it).
+    pub connect_port: u16,
+    pub etcd_port: u16,
+    pub timing: Timing,
+}
+
+/// Patroni's configuration for one node. Trust authentication on loopback only: the lab holds
+/// no password anywhere. synchronous_commit stays out of the local parameters so that the
+/// dynamic configuration (PATCH /config) decides it.
+pub fn patroni_yaml(c: &NodeConfig<'_>) -> String {
+    let (ttl, loop_wait, retry_timeout) = c.timing.values();
+    let dir = c.dir.display();
+    let mut y = String::new();
+    let _ = write!(
+        y,
+        r#"scope: {scope}
+name: {name}
+
+restapi:
+  listen: 127.0.0.1:{rest}
+  connect_address: 127.0.0.1:{rest}
+
+etcd3:
+  hosts: 127.0.0.1:{etcd}
+
+bootstrap:
+  dcs:
+    ttl: {ttl}
+    loop_wait: {loop_wait}
+    retry_timeout: {retry_timeout}
+    maximum_lag_on_failover: 1048576
+    synchronous_mode: true
+    synchronous_mode_strict: false
+    synchronous_node_count: 1
+    failsafe_mode: false
+    postgresql:
+      use_pg_rewind: true
+      use_slots: true
+      parameters:
+        max_connections: 200
+        wal_level: replica
+        hot_standby: "on"
+        max_wal_senders: 10
+        max_replication_slots: 10
+        wal_keep_size: 256MB
+        wal_log_hints: "on"
+  initdb:
+    - encoding: UTF8
+    - locale: C
+  pg_hba:
+    - local all all trust
+    - host all all 127.0.0.1/32 trust
+    - host replication all 127.0.0.1/32 trust
+
+postgresql:
+  listen: 127.0.0.1:{pg}
+  connect_address: 127.0.0.1:{connect}
+  data_dir: {dir}/data
+  bin_dir: {bin}
+  pgpass: {dir}/pgpass
+  authentication:
+    superuser:
+      username: postgres
+    replication:
+      username: replicator
+    rewind:
+      username: postgres
+  parameters:
+    unix_socket_directories: {dir}
+    logging_collector: "on"
+    log_directory: {dir}/pglog
+    log_min_messages: warning
+
+tags:
+  nofailover: false
+  noloadbalance: false
+  clonefrom: false
+  nosync: false
+"#,
+        scope = c.scope,
+        name = c.name,
+        rest = c.rest_port,
+        etcd = c.etcd_port,
+        pg = c.pg_port,
+        connect = c.connect_port,
+        bin = c.pg_bin.display(),
+    );
+    y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(timing: Timing) -> String {
+        patroni_yaml(&NodeConfig {
+            scope: "lab",
+            name: "node2",
+            dir: Path::new("/tmp/lab/node2"),
+            pg_bin: Path::new("/usr/lib/postgresql/15/bin"),
+            pg_port: 6001,
+            rest_port: 7001,
+            connect_port: 6101,
+            etcd_port: 5001,
+            timing,
+        })
+    }
+
+    #[test]
+    fn timing_respects_patronis_rule() {
+        for t in [Timing::Default, Timing::Fast] {
+            let (ttl, loop_wait, retry) = t.values();
+            assert!(loop_wait + 2 * retry <= ttl, "{t:?}");
+        }
+        assert!(node(Timing::Fast).contains("loop_wait: 1\n"));
+        assert!(node(Timing::Default).contains("ttl: 30\n"));
+    }
+
+    #[test]
+    fn synchronous_commit_is_left_to_the_dynamic_configuration() {
+        let y = node(Timing::Fast);
+        assert!(!y.contains("synchronous_commit"));
+        assert!(y.contains("synchronous_mode: true"));
+    }
+
+    #[test]
+    fn ports_and_paths_land_where_they_belong() {
+        let y = node(Timing::Fast);
+        assert!(y.contains("listen: 127.0.0.1:6001"));
+        assert!(y.contains("connect_address: 127.0.0.1:6101"));
+        assert!(y.contains("hosts: 127.0.0.1:5001"));
+        assert!(y.contains("data_dir: /tmp/lab/node2/data"));
+        assert!(!y.contains("password"));
+    }
+}

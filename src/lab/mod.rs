@@ -1,0 +1,480 @@
+//! The lab: a real etcd and N Patroni-managed PostgreSQL 15 nodes on loopback, each with its own
+//! ports and folder under one directory, bootstrapped with `synchronous_mode: true` (leader,
+//! sync standby, async replicas). `lab.json` in that directory records what runs where, so
+//! `lab status` and `lab down` (and a later session) can find it.
+
+pub mod config;
+pub mod process;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+pub use config::Timing;
+use config::{NodeConfig, patroni_yaml};
+use process::RunAs;
+
+use crate::patroni::{Cluster, Patroni, PatroniError, Role};
+
+pub const DEFAULT_DIR: &str = "/tmp/pgsyncbench-lab";
+pub const SCOPE: &str = "pgsyncbench-lab";
+const STATE_FILE: &str = "lab.json";
+const PG_BIN_CANDIDATES: [&str; 1] = ["/usr/lib/postgresql/15/bin"];
+const INSTALL_HINT: &str = "run scripts/install-deps.sh";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("{what} not found: {hint}")]
+    Missing { what: String, hint: String },
+    #[error("a lab already runs in {0}: use `pgsyncbench lab status --dir {0}` or `pgsyncbench lab down --dir {0}`")]
+    AlreadyRunning(String),
+    #[error("no lab in {0} (no {STATE_FILE}): start one with `pgsyncbench lab up --dir {0}`")]
+    NotFound(String),
+    #[error("{what}: {reason}")]
+    Io { what: String, reason: String },
+    #[error("{0}")]
+    NotReady(String),
+    #[error(transparent)]
+    Patroni(#[from] PatroniError),
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LabError {
+    let what = what.into();
+    move |e| LabError::Io {
+        what,
+        reason: e.to_string(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EtcdState {
+    pub program: PathBuf,
+    pub pid: u32,
+    pub client_port: u16,
+    pub peer_port: u16,
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeState {
+    pub name: String,
+    pub pid: u32,
+    pub pg_port: u16,
+    pub rest_port: u16,
+    pub dir: PathBuf,
+}
+
+impl NodeState {
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    pub fn rest_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.rest_port)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LabState {
+    pub dir: PathBuf,
+    pub scope: String,
+    pub timing: Timing,
+    pub pg_bin: PathBuf,
+    pub patroni_program: PathBuf,
+    /// The unprivileged user processes run as (when started by root).
+    pub user: Option<String>,
+    pub etcd: EtcdState,
+    pub nodes: Vec<NodeState>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LabSpec {
+    pub nodes: usize,
+    pub dir: PathBuf,
+    pub timing: Timing,
+}
+
+/// Programs the lab needs, found on this machine.
+struct Programs {
+    pg_bin: PathBuf,
+    etcd: PathBuf,
+    patroni: PathBuf,
+}
+
+fn find_programs() -> Result<Programs, LabError> {
+    let pg_bin = process::find_program("PG_BIN", &PG_BIN_CANDIDATES, "postgres")
+        .map(|p| if p.is_dir() { p } else { p.parent().map(Path::to_path_buf).unwrap_or(p) })
+        .filter(|d| d.join("postgres").is_file())
+        .or_else(|| {
+            std::env::var_os("PG_BIN")
+                .map(PathBuf::from)
+                .filter(|d| d.join("postgres").is_file())
+        })
+        .ok_or_else(|| LabError::Missing {
+            what: "PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin or $PG_BIN)".into(),
+            hint: format!("{INSTALL_HINT} (Debian package postgresql-15)"),
+        })?;
+    let etcd = process::find_program("ETCD", &["/usr/bin/etcd"], "etcd").ok_or_else(|| LabError::Missing {
+        what: "etcd".into(),
+        hint: format!("{INSTALL_HINT} (Debian package etcd-server)"),
+    })?;
+    let patroni = process::find_program(
+        "PATRONI",
+        &["/opt/pgsyncbench-patroni/bin/patroni"],
+        "patroni",
+    )
+    .ok_or_else(|| LabError::Missing {
+        what: "Patroni".into(),
+        hint: format!("{INSTALL_HINT} (pip install 'patroni[etcd3]' psycopg2-binary into a venv of /usr/bin/python3)"),
+    })?;
+    Ok(Programs { pg_bin, etcd, patroni })
+}
+
+pub struct Lab {
+    pub state: LabState,
+    user: Option<RunAs>,
+}
+
+impl Lab {
+    /// Starts etcd and the nodes, and waits until the leader runs and a sync standby streams.
+    /// On failure everything started is stopped again; logs stay in the folder.
+    pub async fn up(spec: &LabSpec, progress: &mut dyn FnMut(&str)) -> Result<Lab, LabError> {
+        if !(2..=9).contains(&spec.nodes) {
+            return Err(LabError::NotReady(format!(
+                "--nodes {}: a lab needs 2 to 9 nodes (a leader and at least one standby)",
+                spec.nodes
+            )));
+        }
+        let programs = find_programs()?;
+        let user = process::unprivileged_user().map_err(|e| LabError::Missing {
+            what: "an unprivileged user".into(),
+            hint: e,
+        })?;
+        let dir = &spec.dir;
+        if let Ok(existing) = Lab::open(dir) {
+            if existing.any_alive() {
+                return Err(LabError::AlreadyRunning(dir.display().to_string()));
+            }
+            existing.down(false)?;
+        } else if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false) {
+            return Err(LabError::Io {
+                what: format!("lab folder {}", dir.display()),
+                reason: "exists and is not empty; choose another --dir or remove it".into(),
+            });
+        }
+        std::fs::create_dir_all(dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
+        let dir = dir.canonicalize().map_err(io_err(format!("cannot resolve {}", dir.display())))?;
+
+        // Ports: etcd client and peer, then PostgreSQL and REST per node.
+        let listeners: Vec<_> = (0..2 + 2 * spec.nodes)
+            .map(|_| process::reserve_port())
+            .collect::<Result<_, _>>()
+            .map_err(io_err("cannot find free loopback ports"))?;
+        let ports: Vec<u16> = listeners.iter().map(|l| l.local_addr().map(|a| a.port()).unwrap_or(0)).collect();
+        drop(listeners);
+
+        let etcd_dir = dir.join("etcd");
+        std::fs::create_dir_all(&etcd_dir).map_err(io_err("cannot create the etcd folder"))?;
+        let mut nodes = Vec::new();
+        for i in 0..spec.nodes {
+            let name = format!("node{}", i + 1);
+            let node_dir = dir.join(&name);
+            std::fs::create_dir_all(node_dir.join("pglog")).map_err(io_err(format!("cannot create {}", node_dir.display())))?;
+            let (pg_port, rest_port) = (ports[2 + 2 * i], ports[3 + 2 * i]);
+            let yaml = patroni_yaml(&NodeConfig {
+                scope: SCOPE,
+                name: &name,
+                dir: &node_dir,
+                pg_bin: &programs.pg_bin,
+                pg_port,
+                rest_port,
+                connect_port: pg_port,
+                etcd_port: ports[0],
+                timing: spec.timing,
+            });
+            std::fs::write(node_dir.join("patroni.yml"), yaml).map_err(io_err("cannot write patroni.yml"))?;
+            nodes.push(NodeState {
+                name,
+                pid: 0,
+                pg_port,
+                rest_port,
+                dir: node_dir,
+            });
+        }
+        if let Some(u) = &user {
+            process::chown_tree(&dir, u).map_err(io_err(format!("cannot give {} to {}", dir.display(), u.name)))?;
+        }
+        let mut lab = Lab {
+            state: LabState {
+                dir: dir.clone(),
+                scope: SCOPE.into(),
+                timing: spec.timing,
+                pg_bin: programs.pg_bin,
+                patroni_program: programs.patroni,
+                user: user.as_ref().map(|u| u.name.clone()),
+                etcd: EtcdState {
+                    program: programs.etcd,
+                    pid: 0,
+                    client_port: ports[0],
+                    peer_port: ports[1],
+                    data_dir: etcd_dir,
+                },
+                nodes,
+            },
+            user,
+        };
+        match lab.start(progress).await {
+            Ok(()) => Ok(lab),
+            Err(e) => {
+                let _ = lab.down(true);
+                Err(e)
+            }
+        }
+    }
+
+    async fn start(&mut self, progress: &mut dyn FnMut(&str)) -> Result<(), LabError> {
+        progress(&format!("starting etcd on 127.0.0.1:{}", self.state.etcd.client_port));
+        self.start_etcd()?;
+        self.save()?;
+        self.wait_for_etcd().await?;
+        for i in 0..self.state.nodes.len() {
+            let node = &self.state.nodes[i];
+            progress(&format!(
+                "starting {} (PostgreSQL 127.0.0.1:{}, Patroni REST 127.0.0.1:{})",
+                node.name, node.pg_port, node.rest_port
+            ));
+            let pid = process::spawn_daemon(
+                &self.state.patroni_program,
+                &[node.dir.join("patroni.yml").as_os_str()],
+                &node.dir,
+                &node.dir.join("patroni.log"),
+                self.user.as_ref(),
+            )
+            .map_err(io_err("cannot start Patroni"))?;
+            self.state.nodes[i].pid = pid;
+            self.save()?;
+        }
+        progress("waiting for a leader and a streaming synchronous standby");
+        self.wait_ready().await
+    }
+
+    /// Starts (or restarts, on the same data) the lab's etcd.
+    pub fn start_etcd(&mut self) -> Result<(), LabError> {
+        let e = &self.state.etcd;
+        let client = format!("http://127.0.0.1:{}", e.client_port);
+        let peer = format!("http://127.0.0.1:{}", e.peer_port);
+        let cluster = format!("e0={peer}");
+        let data = e.data_dir.join("data");
+        let flags = [
+            "--listen-client-urls", &client, "--advertise-client-urls", &client,
+            "--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer,
+            "--initial-cluster", &cluster, "--name", "e0",
+        ];
+        let mut args: Vec<&OsStr> = flags.iter().map(OsStr::new).collect();
+        args.extend([OsStr::new("--data-dir"), data.as_os_str()]);
+        let pid = process::spawn_daemon(&e.program, &args, &e.data_dir, &e.data_dir.join("etcd.log"), self.user.as_ref())
+            .map_err(io_err("cannot start etcd"))?;
+        self.state.etcd.pid = pid;
+        self.save()
+    }
+
+    async fn wait_for_etcd(&self) -> Result<(), LabError> {
+        let url = format!("http://127.0.0.1:{}/health", self.state.etcd.client_port);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| LabError::NotReady(e.to_string()))?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if !process::alive(self.state.etcd.pid) {
+                return Err(self.died("etcd", &self.state.etcd.data_dir.join("etcd.log")));
+            }
+            if let Ok(r) = http.get(&url).send().await {
+                if r.status().is_success() {
+                    return Ok(());
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(LabError::NotReady(format!(
+            "etcd did not become healthy within 30 s; see {}",
+            self.state.etcd.data_dir.join("etcd.log").display()
+        )))
+    }
+
+    fn died(&self, what: &str, log: &Path) -> LabError {
+        let tail = std::fs::read_to_string(log)
+            .ok()
+            .and_then(|t| t.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_string))
+            .unwrap_or_default();
+        LabError::NotReady(format!(
+            "{what} exited during start-up; last log line: {} (log: {})",
+            crate::text::one_line(&tail),
+            log.display()
+        ))
+    }
+
+    /// Waits until the leader runs, a synchronous standby streams and every member is up.
+    pub async fn wait_ready(&self) -> Result<(), LabError> {
+        let limit = match self.state.timing {
+            Timing::Fast => Duration::from_secs(120),
+            Timing::Default => Duration::from_secs(240),
+        };
+        let deadline = Instant::now() + limit;
+        let mut last = String::from("no answer from Patroni yet");
+        while Instant::now() < deadline {
+            for node in &self.state.nodes {
+                if !process::alive(node.pid) {
+                    return Err(self.died(&format!("Patroni of {}", node.name), &node.dir.join("patroni.log")));
+                }
+            }
+            match self.cluster().await {
+                Ok(c) => match readiness(&c, self.state.nodes.len()) {
+                    Ok(()) => return Ok(()),
+                    Err(why) => last = why,
+                },
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Err(LabError::NotReady(format!(
+            "the lab was not ready within {} s: {last}; logs are in {}",
+            limit.as_secs(),
+            self.state.dir.display()
+        )))
+    }
+
+    /// The cluster as any live member's Patroni sees it.
+    pub async fn cluster(&self) -> Result<Cluster, PatroniError> {
+        let mut last = None;
+        for node in self.state.nodes.iter().filter(|n| process::alive(n.pid)) {
+            match self.patroni_of(node).cluster().await {
+                Ok(c) => return Ok(c),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(PatroniError::Unreachable {
+            url: self.state.dir.display().to_string(),
+            reason: "no Patroni process of the lab is running".into(),
+        }))
+    }
+
+    pub fn patroni_of(&self, node: &NodeState) -> Patroni {
+        Patroni::new(&node.rest_url(), None, Duration::from_secs(3)).expect("a loopback URL is valid")
+    }
+
+    /// The REST URL users are given: the first node's.
+    pub fn patroni_url(&self) -> String {
+        self.state.nodes[0].rest_url()
+    }
+
+    /// A `postgresql://` URL for the current leader.
+    pub async fn leader_url(&self) -> Result<String, LabError> {
+        let c = self.cluster().await?;
+        let leader = c
+            .leader()
+            .ok_or_else(|| LabError::NotReady("the lab has no leader right now".into()))?;
+        let port = leader.port.unwrap_or_else(|| {
+            self.state
+                .nodes
+                .iter()
+                .find(|n| n.name == leader.name)
+                .map(|n| n.pg_port)
+                .unwrap_or(5432)
+        });
+        Ok(format!("postgresql://postgres@127.0.0.1:{port}/postgres"))
+    }
+
+    pub fn open(dir: &Path) -> Result<Lab, LabError> {
+        let path = dir.join(STATE_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|_| LabError::NotFound(dir.display().to_string()))?;
+        let state: LabState = serde_json::from_str(&text).map_err(|e| LabError::Io {
+            what: format!("cannot read {}", path.display()),
+            reason: e.to_string(),
+        })?;
+        let user = match &state.user {
+            Some(_) => process::unprivileged_user().map_err(|e| LabError::Missing {
+                what: "an unprivileged user".into(),
+                hint: e,
+            })?,
+            None => None,
+        };
+        Ok(Lab { state, user })
+    }
+
+    fn save(&self) -> Result<(), LabError> {
+        let path = self.state.dir.join(STATE_FILE);
+        crate::result::write_json_file(&path, &self.state).map_err(io_err(format!("cannot write {}", path.display())))
+    }
+
+    pub fn any_alive(&self) -> bool {
+        process::alive(self.state.etcd.pid) || self.state.nodes.iter().any(|n| process::alive(n.pid))
+    }
+
+    /// Stops every process of the lab (Patroni first, which stops PostgreSQL; then etcd; then
+    /// anything still running from the lab folder) and removes the folder unless `keep`.
+    pub fn down(&self, keep: bool) -> Result<(), LabError> {
+        let patronis: Vec<u32> = self.state.nodes.iter().map(|n| n.pid).filter(|&p| process::alive(p)).collect();
+        for &p in &patronis {
+            // A stopped Patroni (SIGSTOP in a scenario) must be continued to hear SIGTERM.
+            process::signal(p, libc::SIGCONT);
+            process::signal(p, libc::SIGTERM);
+        }
+        for p in process::wait_gone(&patronis, Duration::from_secs(30)) {
+            process::signal(p, libc::SIGKILL);
+        }
+        for node in &self.state.nodes {
+            if let Some(pm) = process::postmaster_pid(&node.data_dir()) {
+                process::signal(pm, libc::SIGCONT);
+                process::signal(pm, libc::SIGQUIT);
+                if !process::wait_gone(&[pm], Duration::from_secs(10)).is_empty() {
+                    process::signal(pm, libc::SIGKILL);
+                }
+            }
+        }
+        let etcd = self.state.etcd.pid;
+        if process::alive(etcd) {
+            process::signal(etcd, libc::SIGCONT);
+            process::signal(etcd, libc::SIGTERM);
+            if !process::wait_gone(&[etcd], Duration::from_secs(10)).is_empty() {
+                process::signal(etcd, libc::SIGKILL);
+            }
+        }
+        // Whatever else still runs from this folder (a relay, an orphaned backend).
+        let needle = self.state.dir.display().to_string();
+        let rest = process::processes_mentioning(&needle);
+        for &p in &rest {
+            process::signal(p, libc::SIGKILL);
+        }
+        let left = process::wait_gone(&rest, Duration::from_secs(5));
+        if !left.is_empty() {
+            return Err(LabError::NotReady(format!("processes {left:?} of the lab did not stop")));
+        }
+        if !keep {
+            std::fs::remove_dir_all(&self.state.dir).map_err(io_err(format!("cannot remove {}", self.state.dir.display())))?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a cluster is not ready yet, or Ok.
+fn readiness(c: &Cluster, nodes: usize) -> Result<(), String> {
+    let leader = c.leader().ok_or("no leader yet")?;
+    if leader.state != "running" {
+        return Err(format!("leader {} is {}", leader.name, leader.state));
+    }
+    if c.streaming_sync_standbys().next().is_none() {
+        return Err("no synchronous standby streams yet".into());
+    }
+    let up = c
+        .members
+        .iter()
+        .filter(|m| m.role == Role::Leader || m.state == "streaming")
+        .count();
+    if up < nodes {
+        return Err(format!("{up} of {nodes} members are up"));
+    }
+    Ok(())
+}
