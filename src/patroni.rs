@@ -208,7 +208,7 @@ impl std::fmt::Debug for Patroni {
 impl Patroni {
     /// `url` is any member's REST address. `ca_file` checks HTTPS against that CA.
     pub fn new(url: &str, ca_file: Option<&std::path::Path>, timeout: Duration) -> Result<Patroni, PatroniError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::ensure_provider();
         let mut base = Url::parse(url).map_err(|e| PatroniError::BadUrl(redact(url), e.to_string()))?;
         if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
             return Err(PatroniError::BadUrl(redact(url), "use http://host:port or https://host:port".into()));

@@ -48,6 +48,10 @@ impl Default for Tool {
 pub struct TargetInfo {
     /// `host=... port=... user=... dbname=...`, without password.
     pub connection: String,
+    /// Patroni REST URL (without credentials) when the run went through Patroni.
+    pub patroni: Option<String>,
+    /// The Patroni member that led the cluster when the run started.
+    pub leader: Option<String>,
     pub server_version: String,
     /// `synchronous_commit` as the sessions ran with it.
     pub synchronous_commit: String,

@@ -14,6 +14,11 @@ use rustls::{
 };
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+/// Makes ring the process's TLS provider (HTTP clients need one); calling it again is harmless.
+pub fn ensure_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// libpq's sslmode values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {

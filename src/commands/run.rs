@@ -1,11 +1,21 @@
+//! `run`: against a plain server (session-level synchronous_commit), a Patroni cluster (the
+//! mode switched cluster-wide, verified, and put back), or, with no target, a lab cluster
+//! started for the run and stopped after it.
+
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Failure, interrupted};
+use super::{Failure, Interrupt, interrupted_failure, member_target, patroni_client};
 use crate::cli::{RunArgs, conn_with_positional};
-use crate::conn::{ProcessEnv, Target};
+use crate::conn::{ConnOptions, ProcessEnv, Target};
+use crate::control::{self, SavedConfig, SyncChange};
 use crate::engine::{self, EngineConfig, Observer, StopAfter};
 use crate::hlog::HlogWriter;
+use crate::init::{InitOptions, InitProgress, initialize};
+use crate::lab::{Lab, LabSpec, Timing};
+use crate::mode::SyncCommit;
+use crate::patroni::Patroni;
 use crate::progress::{Bar, ProgressLines};
 use crate::result::{RunOptions, RunResult, TargetInfo, write_json_file};
 use crate::server::{self, ProbeError};
@@ -13,9 +23,9 @@ use crate::summary;
 
 /// Default measured duration: pgbench's default of 10 transactions per client measures nothing.
 const DEFAULT_SECONDS: u64 = 10;
-
 /// Exit code when clients lost their connection (pgbench's "run was aborted").
 pub const EXIT_INCOMPLETE: u8 = 2;
+const APPLY_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub async fn run(args: RunArgs) -> Result<u8, Failure> {
     if args.threads > args.clients {
@@ -24,12 +34,198 @@ pub async fn run(args: RunArgs) -> Result<u8, Failure> {
             args.threads, args.clients
         )));
     }
-    let target = Target::resolve(
-        &conn_with_positional(&args.conn, &args.dbname_arg),
-        &ProcessEnv,
-    )?;
+    let interrupt = Interrupt::listen();
+    let conn = conn_with_positional(&args.conn, &args.dbname_arg);
+    if args.patroni.patroni.is_some() {
+        let patroni = patroni_client(&args.patroni)?;
+        let base = member_target(&conn)?;
+        on_patroni(&args, &patroni, &base, &interrupt).await
+    } else if conn.names_a_server(&ProcessEnv) {
+        let target = Target::resolve(&conn, &ProcessEnv)?;
+        let setup = args
+            .sync_commit
+            .map(|m| vec![format!("SET synchronous_commit = '{m}'")])
+            .unwrap_or_default();
+        let where_ = Where {
+            target,
+            session_setup: setup,
+            patroni: None,
+            leader: None,
+        };
+        measure(&args, where_, &interrupt).await
+    } else {
+        on_lab(&args, &conn, &interrupt).await
+    }
+}
+
+/// Where the load goes and how the mode is set there.
+struct Where {
+    target: Target,
+    /// Statements each session runs first (session-level synchronous_commit on a plain server).
+    session_setup: Vec<String>,
+    patroni: Option<String>,
+    leader: Option<String>,
+}
+
+/// Switches the mode through Patroni (saving the configuration first), measures on the leader,
+/// and puts the configuration back whatever happened.
+async fn on_patroni(args: &RunArgs, patroni: &Patroni, base: &Target, interrupt: &Interrupt) -> Result<u8, Failure> {
+    let saved = match args.sync_commit {
+        Some(_) => {
+            let path = out_dir(args).join("patroni-config.before.json");
+            let saved = SavedConfig::save(patroni, base, &path).await?;
+            eprintln!(
+                "saved Patroni's dynamic configuration to {} (should this run be killed: pgsyncbench cluster restore --patroni {} --from {})",
+                path.display(),
+                patroni.url(),
+                path.display()
+            );
+            Some(saved)
+        }
+        None => None,
+    };
+    let result = switch_and_measure(args, patroni, base, interrupt).await;
+    let Some(saved) = saved else {
+        return result;
+    };
+    match saved.restore(patroni, base, APPLY_TIMEOUT).await {
+        Ok(live) => {
+            eprintln!(
+                "restored Patroni's configuration: synchronous_commit={} live on {} again",
+                live.synchronous_commit, live.leader
+            );
+            result
+        }
+        Err(e) => {
+            let message = format!(
+                "could not put Patroni's configuration back: {e}; run `pgsyncbench cluster restore --patroni {} --from {}`",
+                patroni.url(),
+                saved.path.display()
+            );
+            match result {
+                Ok(_) => Err(Failure::new(message)),
+                Err(first) => Err(Failure::new(format!("{}; also {message}", first.message))),
+            }
+        }
+    }
+}
+
+async fn switch_and_measure(args: &RunArgs, patroni: &Patroni, base: &Target, interrupt: &Interrupt) -> Result<u8, Failure> {
+    if let Some(mode) = args.sync_commit {
+        let change = SyncChange {
+            synchronous_commit: Some(mode),
+            ..SyncChange::default()
+        };
+        let live = tokio::select! {
+            r = control::apply(patroni, base, &change, APPLY_TIMEOUT) => r?,
+            _ = interrupt.wait() => return Err(interrupted_failure()),
+        };
+        eprintln!(
+            "synchronous_commit={mode} live on leader {} after {:.1} s",
+            live.leader, live.took
+        );
+    }
+    let live = control::observe(patroni, base).await?;
+    let remote = SyncCommit::from_server(&live.synchronous_commit).is_some_and(|m| m.waits_for_standby());
+    if remote && live.sync_standbys.is_empty() && !args.allow_no_sync_standby {
+        return Err(Failure::new(format!(
+            "synchronous_commit is {} but no synchronous standby is attached to leader {}, so commits would not wait for one: check `pgsyncbench cluster status --patroni {}`, or pass --allow-no-sync-standby to measure anyway",
+            live.synchronous_commit,
+            live.leader,
+            patroni.url()
+        )));
+    }
+    let (leader, target) = control::leader_target(patroni, base).await?;
+    let where_ = Where {
+        target,
+        session_setup: Vec::new(),
+        patroni: Some(patroni.url().to_string()),
+        leader: Some(leader),
+    };
+    measure(args, where_, interrupt).await
+}
+
+/// Starts a lab cluster for this run, loads it, measures it through Patroni, and stops it.
+async fn on_lab(args: &RunArgs, conn: &ConnOptions, interrupt: &Interrupt) -> Result<u8, Failure> {
+    let dir = std::env::temp_dir().join(format!("pgsyncbench-run-{}", std::process::id()));
+    eprintln!(
+        "no target given (-h, a connection string, PGHOST or --patroni): starting a 3-node lab cluster in {}",
+        dir.display()
+    );
+    let spec = LabSpec {
+        nodes: 3,
+        dir: dir.clone(),
+        timing: Timing::Fast,
+    };
+    let mut say = |m: &str| eprintln!("lab: {m}");
+    let lab = tokio::select! {
+        r = Lab::up(&spec, &mut say) => r?,
+        _ = interrupt.wait() => {
+            if let Ok(lab) = Lab::open(&dir) {
+                let _ = lab.down(false);
+            }
+            return Err(interrupted_failure());
+        }
+    };
+    let result = measure_lab(args, conn, &lab, interrupt).await;
+    let down = lab.down(false);
+    eprintln!("lab: stopped and removed {}", dir.display());
+    match (result, down) {
+        (Ok(code), Ok(())) => Ok(code),
+        (Ok(_), Err(e)) => Err(e.into()),
+        (Err(e), _) => Err(e),
+    }
+}
+
+async fn measure_lab(args: &RunArgs, conn: &ConnOptions, lab: &Lab, interrupt: &Interrupt) -> Result<u8, Failure> {
+    let patroni = Patroni::new(&lab.patroni_url(), None, crate::patroni::DEFAULT_TIMEOUT)?;
+    let base = member_target(conn)?;
+    let (_, leader) = control::leader_target(&patroni, &base).await?;
+    eprintln!("lab: loading scale {} on the leader", args.lab_scale);
+    let client = leader.connect().await?;
+    let opts = InitOptions {
+        scale: args.lab_scale,
+        fillfactor: 100,
+        unlogged: false,
+        partitions: 0,
+    };
+    let mut quiet = Quiet;
+    tokio::select! {
+        r = initialize(&client, &opts, &mut quiet) => { r?; }
+        _ = interrupt.wait() => return Err(interrupted_failure()),
+    }
+    drop(client);
+    on_patroni(args, &patroni, &base, interrupt).await
+}
+
+struct Quiet;
+
+impl InitProgress for Quiet {
+    fn step(&mut self, _: &str) {}
+    fn rows(&mut self, _: u64, _: u64) {}
+}
+
+/// Where a run keeps what it saves besides its JSON: --out, the JSON's folder, or a new
+/// bench-results/<time>-run folder.
+fn out_dir(args: &RunArgs) -> PathBuf {
+    if let Some(dir) = &args.out {
+        return dir.clone();
+    }
+    if let Some(parent) = args.json.as_deref().and_then(|j| j.parent()) {
+        return if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent.to_path_buf() };
+    }
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace(':', "-")
+        .trim_end_matches('Z')
+        .to_string();
+    PathBuf::from("bench-results").join(format!("{stamp}-run"))
+}
+
+async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8, Failure> {
     let builtin = args.builtin();
     let clients = args.clients as usize;
+    let target = &at.target;
 
     let control = target.connect().await?;
     let facts = server::facts(&control).await?;
@@ -41,17 +237,17 @@ pub async fn run(args: RunArgs) -> Result<u8, Failure> {
     }
     let tables = server::pgbench_tables(&control, target.dbname()).await?;
     facts.check_clients(clients)?;
-    let mut session_setup = Vec::new();
-    let mut synchronous_commit = facts.synchronous_commit.clone();
-    if let Some(mode) = args.sync_commit {
-        let set = format!("SET synchronous_commit = '{mode}'");
+    for sql in &at.session_setup {
         control
-            .batch_execute(&set)
+            .batch_execute(sql)
             .await
-            .map_err(|e| Failure::new(format!("cannot {set}: {}", crate::pgerror::describe(&e))))?;
-        session_setup.push(set);
-        synchronous_commit = mode.to_string();
+            .map_err(|e| Failure::new(format!("cannot {sql}: {}", crate::pgerror::describe(&e))))?;
     }
+    let synchronous_commit = control
+        .query_one("SHOW synchronous_commit", &[])
+        .await
+        .map(|row| row.get::<_, String>(0))
+        .map_err(|e| Failure::new(crate::pgerror::describe(&e)))?;
     drop(control);
 
     let options = RunOptions {
@@ -77,7 +273,7 @@ pub async fn run(args: RunArgs) -> Result<u8, Failure> {
         stop: options.stop(),
         warmup_secs: args.warmup,
         scale: tables.scale,
-        session_setup,
+        session_setup: at.session_setup.clone(),
         seed: options.seed,
         drain_timeout: Duration::from_secs(10),
     };
@@ -104,7 +300,7 @@ pub async fn run(args: RunArgs) -> Result<u8, Failure> {
         observers.push(b);
     }
 
-    let outcome = engine::run(&config, &target, &mut observers, interrupted()).await;
+    let outcome = engine::run(&config, target, &mut observers, interrupt.wait()).await;
     drop(observers);
     if let Some(b) = &bar {
         b.finish();
@@ -115,6 +311,8 @@ pub async fn run(args: RunArgs) -> Result<u8, Failure> {
         options,
         TargetInfo {
             connection: target.label(),
+            patroni: at.patroni,
+            leader: at.leader,
             server_version: facts.version,
             synchronous_commit,
             synchronous_standby_names: facts.synchronous_standby_names,
@@ -130,7 +328,9 @@ pub async fn run(args: RunArgs) -> Result<u8, Failure> {
     if let Some(h) = hlog {
         h.finish().map_err(Failure::new)?;
     }
-    Ok(if result.summary.clients_lost > 0 {
+    Ok(if result.summary.interrupted {
+        interrupted_failure().code
+    } else if result.summary.clients_lost > 0 {
         EXIT_INCOMPLETE
     } else {
         0

@@ -104,14 +104,11 @@ struct Programs {
 }
 
 fn find_programs() -> Result<Programs, LabError> {
-    let pg_bin = process::find_program("PG_BIN", &PG_BIN_CANDIDATES, "postgres")
-        .map(|p| if p.is_dir() { p } else { p.parent().map(Path::to_path_buf).unwrap_or(p) })
-        .filter(|d| d.join("postgres").is_file())
-        .or_else(|| {
-            std::env::var_os("PG_BIN")
-                .map(PathBuf::from)
-                .filter(|d| d.join("postgres").is_file())
-        })
+    let pg_bin = std::env::var_os("PG_BIN")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(PG_BIN_CANDIDATES.iter().map(PathBuf::from))
+        .find(|d| d.join("postgres").is_file() && d.join("pg_ctl").is_file())
         .ok_or_else(|| LabError::Missing {
             what: "PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin or $PG_BIN)".into(),
             hint: format!("{INSTALL_HINT} (Debian package postgresql-15)"),
@@ -282,6 +279,7 @@ impl Lab {
 
     async fn wait_for_etcd(&self) -> Result<(), LabError> {
         let url = format!("http://127.0.0.1:{}/health", self.state.etcd.client_port);
+        crate::tls::ensure_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()

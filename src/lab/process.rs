@@ -81,6 +81,14 @@ pub fn spawn_daemon(
         .env("HOME", cwd)
         .env("LC_ALL", "C.UTF-8")
         .process_group(0);
+    // Patroni reads PATRONI_* variables as configuration; only REST API credentials (never
+    // written to a file) may pass from the caller's environment.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("PATRONI_") && !matches!(&*key, "PATRONI_RESTAPI_USERNAME" | "PATRONI_RESTAPI_PASSWORD") {
+            cmd.env_remove(&*key);
+        }
+    }
     if let Some(u) = user {
         cmd.uid(u.uid).gid(u.gid);
     }
