@@ -15,6 +15,7 @@ pub mod pgerror;
 pub mod pgpass;
 pub mod progress;
 pub mod result;
+pub mod results;
 pub mod server;
 pub mod session;
 pub mod status;
