@@ -11,7 +11,9 @@ pub const ACCOUNTS_PER_SCALE: i64 = 100_000;
 pub const TELLERS_PER_SCALE: i64 = 10;
 pub const BRANCHES_PER_SCALE: i64 = 1;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Builtin {
     TpcbLike,
