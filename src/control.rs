@@ -83,7 +83,11 @@ pub enum ControlError {
     #[error("the cluster has no leader right now ({0}); wait for Patroni to elect one")]
     NoLeader(String),
     #[error("{what} did not become live on the leader within {secs} s: {last}")]
-    NotLive { what: String, secs: u64, last: String },
+    NotLive {
+        what: String,
+        secs: u64,
+        last: String,
+    },
     #[error("cannot {what}: {reason}")]
     File { what: String, reason: String },
 }
@@ -93,6 +97,8 @@ pub enum ControlError {
 pub struct Live {
     pub leader: String,
     pub synchronous_commit: String,
+    /// The value synchronous_commit takes when no configuration sets it (pg_settings boot_val).
+    pub synchronous_commit_default: String,
     pub synchronous_standby_names: String,
     /// Standbys pg_stat_replication shows in sync or quorum state.
     pub sync_standbys: Vec<String>,
@@ -101,7 +107,10 @@ pub struct Live {
 }
 
 /// The leader's PostgreSQL, with the connection settings of `base` (user, password, database).
-pub async fn leader_target(patroni: &Patroni, base: &Target) -> Result<(String, Target), ControlError> {
+pub async fn leader_target(
+    patroni: &Patroni,
+    base: &Target,
+) -> Result<(String, Target), ControlError> {
     let cluster = patroni.cluster().await?;
     let leader = cluster.leader().ok_or_else(|| {
         ControlError::NoLeader(
@@ -167,10 +176,13 @@ pub async fn wait_live(
 }
 
 async fn unmet(live: &Live, change: &SyncChange, patroni: &Patroni) -> Option<String> {
-    if let Some(m) = change.synchronous_commit {
-        if SyncCommit::from_server(&live.synchronous_commit) != Some(m) {
-            return Some(format!("SHOW synchronous_commit says {}", live.synchronous_commit));
-        }
+    if let Some(m) = change.synchronous_commit
+        && SyncCommit::from_server(&live.synchronous_commit) != Some(m)
+    {
+        return Some(format!(
+            "SHOW synchronous_commit says {}",
+            live.synchronous_commit
+        ));
     }
     let mode = match change.synchronous_mode {
         Some(m) => m,
@@ -228,7 +240,8 @@ pub async fn observe(patroni: &Patroni, base: &Target) -> Result<Live, ControlEr
         .query_one(
             "SELECT current_setting('synchronous_commit'), current_setting('synchronous_standby_names'),
                     coalesce((SELECT array_agg(application_name::text ORDER BY application_name)
-                              FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')), '{}')",
+                              FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')), '{}'),
+                    (SELECT boot_val FROM pg_settings WHERE name = 'synchronous_commit')",
             &[],
         )
         .await
@@ -238,6 +251,7 @@ pub async fn observe(patroni: &Patroni, base: &Target) -> Result<Live, ControlEr
         synchronous_commit: row.get(0),
         synchronous_standby_names: row.get(1),
         sync_standbys: row.get(2),
+        synchronous_commit_default: row.get(3),
         took: 0.0,
     })
 }
@@ -252,7 +266,11 @@ pub struct SavedConfig {
 
 impl SavedConfig {
     /// Reads the current configuration and writes it to `path` before anything changes.
-    pub async fn save(patroni: &Patroni, base: &Target, path: &Path) -> Result<SavedConfig, ControlError> {
+    pub async fn save(
+        patroni: &Patroni,
+        base: &Target,
+        path: &Path,
+    ) -> Result<SavedConfig, ControlError> {
         let config = patroni.config().await?;
         let before = observe(patroni, base).await?;
         if let Some(dir) = path.parent() {
@@ -280,7 +298,9 @@ impl SavedConfig {
         let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
         let config: Value = serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
         if !config.is_object() || config.get("loop_wait").is_none() && config.get("ttl").is_none() {
-            return Err(fail("it is not a Patroni dynamic configuration (no ttl or loop_wait)".into()));
+            return Err(fail(
+                "it is not a Patroni dynamic configuration (no ttl or loop_wait)".into(),
+            ));
         }
         Ok(SavedConfig {
             path: path.to_path_buf(),
@@ -290,17 +310,31 @@ impl SavedConfig {
     }
 
     /// Writes the saved configuration back (PUT /config) and waits until the leader runs with
-    /// its synchronous settings again.
-    pub async fn restore(&self, patroni: &Patroni, base: &Target, timeout: Duration) -> Result<Live, ControlError> {
+    /// its synchronous settings again. When the saved configuration does not set
+    /// synchronous_commit, the leader must fall back to the value it had before the change, or
+    /// (restoring from a file alone) to PostgreSQL's default.
+    pub async fn restore(
+        &self,
+        patroni: &Patroni,
+        base: &Target,
+        timeout: Duration,
+    ) -> Result<Live, ControlError> {
         let started = Instant::now();
+        let configured = self
+            .config
+            .pointer("/postgresql/parameters/synchronous_commit")
+            .and_then(Value::as_str)
+            .and_then(SyncCommit::from_server)
+            .or(self.synchronous_commit_before);
+        let expected_commit = match configured {
+            Some(m) => Some(m),
+            None => {
+                SyncCommit::from_server(&observe(patroni, base).await?.synchronous_commit_default)
+            }
+        };
         patroni.put_config(&self.config).await?;
         let expected = SyncChange {
-            synchronous_commit: self
-                .config
-                .pointer("/postgresql/parameters/synchronous_commit")
-                .and_then(Value::as_str)
-                .and_then(SyncCommit::from_server)
-                .or(self.synchronous_commit_before),
+            synchronous_commit: expected_commit,
             synchronous_mode: Some(SyncMode::from_config(self.config.get("synchronous_mode"))),
             ..SyncChange::default()
         };
@@ -318,7 +352,10 @@ mod tests {
             synchronous_commit: Some(SyncCommit::RemoteApply),
             ..Default::default()
         };
-        assert_eq!(c.patch(), json!({"postgresql": {"parameters": {"synchronous_commit": "remote_apply"}}}));
+        assert_eq!(
+            c.patch(),
+            json!({"postgresql": {"parameters": {"synchronous_commit": "remote_apply"}}})
+        );
         let c = SyncChange {
             synchronous_mode: Some(SyncMode::Quorum),
             strict: Some(true),
@@ -335,7 +372,10 @@ mod tests {
     #[test]
     fn synchronous_mode_values_of_patroni_are_read() {
         assert_eq!(SyncMode::from_config(Some(&json!(true))), SyncMode::On);
-        assert_eq!(SyncMode::from_config(Some(&json!("quorum"))), SyncMode::Quorum);
+        assert_eq!(
+            SyncMode::from_config(Some(&json!("quorum"))),
+            SyncMode::Quorum
+        );
         assert_eq!(SyncMode::from_config(Some(&json!("on"))), SyncMode::On);
         assert_eq!(SyncMode::from_config(None), SyncMode::Off);
     }
@@ -346,8 +386,14 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("x.json");
         std::fs::write(&p, r#"{"schema": "pgsyncbench/run-result"}"#).unwrap();
-        let Err(e) = SavedConfig::load(&p) else { panic!("accepted") };
-        assert!(e.to_string().contains("not a Patroni dynamic configuration"), "{e}");
+        let Err(e) = SavedConfig::load(&p) else {
+            panic!("accepted")
+        };
+        assert!(
+            e.to_string()
+                .contains("not a Patroni dynamic configuration"),
+            "{e}"
+        );
         std::fs::write(&p, r#"{"ttl": 30, "loop_wait": 10}"#).unwrap();
         assert!(SavedConfig::load(&p).is_ok());
         std::fs::remove_dir_all(dir).unwrap();

@@ -17,13 +17,19 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum PatroniError {
     #[error("invalid Patroni URL '{0}': {1}")]
     BadUrl(String, String),
-    #[error("cannot reach Patroni at {url}: {reason}; is Patroni running and is this its REST API address?")]
+    #[error(
+        "cannot reach Patroni at {url}: {reason}; is Patroni running and is this its REST API address?"
+    )]
     Unreachable { url: String, reason: String },
     #[error("Patroni at {url} did not answer within {secs} s")]
     Timeout { url: String, secs: u64 },
-    #[error("{url} answered but is not a Patroni REST API ({detail}); give a member's REST address (Patroni's restapi.listen, often port 8008)")]
+    #[error(
+        "{url} answered but is not a Patroni REST API ({detail}); give a member's REST address (Patroni's restapi.listen, often port 8008)"
+    )]
     NotPatroni { url: String, detail: String },
-    #[error("Patroni at {url} refused the credentials (HTTP 401): put the REST API user and password in the URL (http://user:password@host:port) or in PATRONI_RESTAPI_USERNAME and PATRONI_RESTAPI_PASSWORD")]
+    #[error(
+        "Patroni at {url} refused the credentials (HTTP 401): put the REST API user and password in the URL (http://user:password@host:port) or in PATRONI_RESTAPI_USERNAME and PATRONI_RESTAPI_PASSWORD"
+    )]
     Unauthorized { url: String },
     #[error("Patroni at {url} rejected {what} (HTTP {status}): {body}")]
     Rejected {
@@ -207,24 +213,40 @@ impl std::fmt::Debug for Patroni {
 
 impl Patroni {
     /// `url` is any member's REST address. `ca_file` checks HTTPS against that CA.
-    pub fn new(url: &str, ca_file: Option<&std::path::Path>, timeout: Duration) -> Result<Patroni, PatroniError> {
+    pub fn new(
+        url: &str,
+        ca_file: Option<&std::path::Path>,
+        timeout: Duration,
+    ) -> Result<Patroni, PatroniError> {
         crate::tls::ensure_provider();
-        let mut base = Url::parse(url).map_err(|e| PatroniError::BadUrl(redact(url), e.to_string()))?;
+        let mut base =
+            Url::parse(url).map_err(|e| PatroniError::BadUrl(redact(url), e.to_string()))?;
         if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-            return Err(PatroniError::BadUrl(redact(url), "use http://host:port or https://host:port".into()));
+            return Err(PatroniError::BadUrl(
+                redact(url),
+                "use http://host:port or https://host:port".into(),
+            ));
         }
         let mut credentials = None;
         if !base.username().is_empty() {
             let user = crate::text::percent_decode(base.username());
-            let password = base.password().map(crate::text::percent_decode).unwrap_or_default();
+            let password = base
+                .password()
+                .map(crate::text::percent_decode)
+                .unwrap_or_default();
             credentials = Some((user, password));
             let _ = base.set_username("");
             let _ = base.set_password(None);
         } else if let Ok(user) = std::env::var("PATRONI_RESTAPI_USERNAME") {
-            credentials = Some((user, std::env::var("PATRONI_RESTAPI_PASSWORD").unwrap_or_default()));
+            credentials = Some((
+                user,
+                std::env::var("PATRONI_RESTAPI_PASSWORD").unwrap_or_default(),
+            ));
         }
         let shown = base.as_str().trim_end_matches('/').to_string();
-        let mut builder = reqwest::Client::builder().timeout(timeout).connect_timeout(timeout);
+        let mut builder = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout);
         if let Some(path) = ca_file {
             let pem = std::fs::read(path).map_err(|e| PatroniError::CaFile {
                 path: path.to_path_buf(),
@@ -236,7 +258,9 @@ impl Patroni {
             })?;
             builder = builder.add_root_certificate(cert);
         }
-        let http = builder.build().map_err(|e| PatroniError::BadUrl(shown.clone(), e.to_string()))?;
+        let http = builder
+            .build()
+            .map_err(|e| PatroniError::BadUrl(shown.clone(), e.to_string()))?;
         Ok(Patroni {
             base,
             shown,
@@ -259,13 +283,21 @@ impl Patroni {
         Ok(p)
     }
 
-    async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Result<(StatusCode, String), PatroniError> {
-        let url = self.base.join(path).map_err(|e| PatroniError::BadUrl(self.shown.clone(), e.to_string()))?;
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, String), PatroniError> {
+        let url = self
+            .base
+            .join(path)
+            .map_err(|e| PatroniError::BadUrl(self.shown.clone(), e.to_string()))?;
         let mut req = self.http.request(method.clone(), url);
-        if method != Method::GET {
-            if let Some((user, password)) = &self.credentials {
-                req = req.basic_auth(user, Some(password));
-            }
+        if method != Method::GET
+            && let Some((user, password)) = &self.credentials
+        {
+            req = req.basic_auth(user, Some(password));
         }
         if let Some(b) = body {
             req = req.json(b);
@@ -274,7 +306,9 @@ impl Patroni {
         let status = resp.status();
         let text = resp.text().await.map_err(|e| self.transport_error(e))?;
         if status == StatusCode::UNAUTHORIZED {
-            return Err(PatroniError::Unauthorized { url: self.shown.clone() });
+            return Err(PatroniError::Unauthorized {
+                url: self.shown.clone(),
+            });
         }
         Ok((status, text))
     }
@@ -305,12 +339,20 @@ impl Patroni {
             detail,
         };
         if !status.is_success() && status != StatusCode::SERVICE_UNAVAILABLE {
-            return Err(not_patroni(format!("GET {path} gave HTTP {}", status.as_u16())));
+            return Err(not_patroni(format!(
+                "GET {path} gave HTTP {}",
+                status.as_u16()
+            )));
         }
-        serde_json::from_str(&text).map_err(|_| not_patroni(format!("GET {path} did not return JSON")))
+        serde_json::from_str(&text)
+            .map_err(|_| not_patroni(format!("GET {path} did not return JSON")))
     }
 
-    fn decode<T: for<'de> Deserialize<'de>>(&self, path: &str, v: Value) -> Result<T, PatroniError> {
+    fn decode<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        v: Value,
+    ) -> Result<T, PatroniError> {
         serde_json::from_value(v).map_err(|e| PatroniError::NotPatroni {
             url: self.shown.clone(),
             detail: format!("GET {path}: {e}"),
@@ -348,7 +390,11 @@ impl Patroni {
             .map(|r| HistoryEntry {
                 timeline: r.first().and_then(Value::as_u64).unwrap_or(0),
                 lsn: r.get(1).and_then(Value::as_u64).unwrap_or(0),
-                reason: r.get(2).and_then(Value::as_str).unwrap_or_default().to_string(),
+                reason: r
+                    .get(2)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
                 timestamp: r.get(3).and_then(Value::as_str).map(str::to_string),
                 new_leader: r.get(4).and_then(Value::as_str).map(str::to_string),
             })
@@ -357,15 +403,22 @@ impl Patroni {
 
     /// PATCH /config, as `patronictl edit-config` does: a `null` value deletes a key.
     pub async fn patch_config(&self, patch: &Value) -> Result<Value, PatroniError> {
-        self.send_config(Method::PATCH, patch, "the configuration change").await
+        self.send_config(Method::PATCH, patch, "the configuration change")
+            .await
     }
 
     /// PUT /config: replaces the whole dynamic configuration (used to put a saved one back).
     pub async fn put_config(&self, config: &Value) -> Result<Value, PatroniError> {
-        self.send_config(Method::PUT, config, "the saved configuration").await
+        self.send_config(Method::PUT, config, "the saved configuration")
+            .await
     }
 
-    async fn send_config(&self, method: Method, body: &Value, what: &str) -> Result<Value, PatroniError> {
+    async fn send_config(
+        &self,
+        method: Method,
+        body: &Value,
+        what: &str,
+    ) -> Result<Value, PatroniError> {
         let (status, text) = self.request(method, "config", Some(body)).await?;
         if !status.is_success() {
             return Err(self.rejected(what, status, &text));
@@ -386,12 +439,17 @@ impl Patroni {
     }
 
     /// POST /switchover from the current leader to `candidate` (any healthy standby if None).
-    pub async fn switchover(&self, leader: &str, candidate: Option<&str>) -> Result<String, PatroniError> {
+    pub async fn switchover(
+        &self,
+        leader: &str,
+        candidate: Option<&str>,
+    ) -> Result<String, PatroniError> {
         let mut body = serde_json::json!({ "leader": leader });
         if let Some(c) = candidate {
             body["candidate"] = c.into();
         }
-        self.post_action("switchover", &body, "the switchover").await
+        self.post_action("switchover", &body, "the switchover")
+            .await
     }
 
     /// POST /failover to `candidate`.
@@ -402,10 +460,16 @@ impl Patroni {
 
     /// POST /restart on this member.
     pub async fn restart(&self) -> Result<String, PatroniError> {
-        self.post_action("restart", &serde_json::json!({}), "the restart").await
+        self.post_action("restart", &serde_json::json!({}), "the restart")
+            .await
     }
 
-    async fn post_action(&self, path: &str, body: &Value, what: &str) -> Result<String, PatroniError> {
+    async fn post_action(
+        &self,
+        path: &str,
+        body: &Value,
+        what: &str,
+    ) -> Result<String, PatroniError> {
         let (status, text) = self.request(Method::POST, path, Some(body)).await?;
         if !status.is_success() {
             return Err(self.rejected(what, status, &text));
@@ -464,9 +528,17 @@ mod tests {
 
     #[test]
     fn urls_are_shown_without_credentials() {
-        assert_eq!(redact("http://admin:s3cret@10.0.0.1:8008/"), "http://10.0.0.1:8008");
+        assert_eq!(
+            redact("http://admin:s3cret@10.0.0.1:8008/"),
+            "http://10.0.0.1:8008"
+        );
         assert_eq!(redact("garbage://u:pw@x"), "garbage://x");
-        let p = Patroni::new("http://admin:s%40cret@127.0.0.1:8008", None, DEFAULT_TIMEOUT).unwrap();
+        let p = Patroni::new(
+            "http://admin:s%40cret@127.0.0.1:8008",
+            None,
+            DEFAULT_TIMEOUT,
+        )
+        .unwrap();
         assert_eq!(p.url(), "http://127.0.0.1:8008");
         assert_eq!(p.credentials.as_ref().unwrap().1, "s@cret");
         assert!(!format!("{p:?}").contains("cret"));
@@ -474,7 +546,13 @@ mod tests {
 
     #[test]
     fn bad_urls_are_rejected() {
-        assert!(matches!(Patroni::new("127.0.0.1:8008", None, DEFAULT_TIMEOUT), Err(PatroniError::BadUrl(..))));
-        assert!(matches!(Patroni::new("ftp://x:1", None, DEFAULT_TIMEOUT), Err(PatroniError::BadUrl(..))));
+        assert!(matches!(
+            Patroni::new("127.0.0.1:8008", None, DEFAULT_TIMEOUT),
+            Err(PatroniError::BadUrl(..))
+        ));
+        assert!(matches!(
+            Patroni::new("ftp://x:1", None, DEFAULT_TIMEOUT),
+            Err(PatroniError::BadUrl(..))
+        ));
     }
 }

@@ -21,4 +21,3 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
         }
     }
 }
-

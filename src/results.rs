@@ -198,7 +198,9 @@ pub struct Manifest {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
-    #[error("{0} holds no pgsyncbench results ({MANIFEST_FILE} not found): give a folder a sweep wrote")]
+    #[error(
+        "{0} holds no pgsyncbench results ({MANIFEST_FILE} not found): give a folder a sweep wrote"
+    )]
     NoResults(String),
     #[error("cannot read {path}: {reason}")]
     Read { path: String, reason: String },
@@ -337,6 +339,9 @@ mod tests {
     #[test]
     fn a_folder_without_manifest_is_not_results() {
         let e = Results::load(Path::new("/nonexistent/folder")).unwrap_err();
-        assert!(e.to_string().contains("holds no pgsyncbench results"), "{e}");
+        assert!(
+            e.to_string().contains("holds no pgsyncbench results"),
+            "{e}"
+        );
     }
 }

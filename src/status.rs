@@ -81,12 +81,24 @@ pub fn render(s: &ClusterStatus) -> String {
     );
     match (&s.leader, &s.leader_error) {
         (Some(l), _) => {
-            let _ = writeln!(out, "synchronous_commit: {} (live on leader {})", l.synchronous_commit, l.leader);
-            let _ = writeln!(out, "synchronous_standby_names: '{}'", l.synchronous_standby_names);
+            let _ = writeln!(
+                out,
+                "synchronous_commit: {} (live on leader {})",
+                l.synchronous_commit, l.leader
+            );
+            let _ = writeln!(
+                out,
+                "synchronous_standby_names: '{}'",
+                l.synchronous_standby_names
+            );
             let _ = writeln!(
                 out,
                 "streaming synchronous standbys: {}",
-                if l.sync_standbys.is_empty() { "none".into() } else { l.sync_standbys.join(", ") }
+                if l.sync_standbys.is_empty() {
+                    "none".into()
+                } else {
+                    l.sync_standbys.join(", ")
+                }
             );
         }
         (None, Some(e)) => {
@@ -127,13 +139,23 @@ pub fn members_table(members: &[Member]) -> String {
             *w = (*w).max(c.len());
         }
     }
-    let rule: String = widths.iter().map(|w| format!("+{}", "-".repeat(w + 2))).collect::<String>() + "+\n";
+    let rule: String = widths
+        .iter()
+        .map(|w| format!("+{}", "-".repeat(w + 2)))
+        .collect::<String>()
+        + "+\n";
     let line = |cells: &[String]| -> String {
         cells
             .iter()
             .zip(widths)
             .enumerate()
-            .map(|(i, (c, w))| if i >= 4 { format!("| {c:>w$} ") } else { format!("| {c:<w$} ") })
+            .map(|(i, (c, w))| {
+                if i >= 4 {
+                    format!("| {c:>w$} ")
+                } else {
+                    format!("| {c:<w$} ")
+                }
+            })
             .collect::<String>()
             + "|\n"
     };

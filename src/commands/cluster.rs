@@ -12,7 +12,10 @@ pub async fn cluster(cmd: ClusterCommand) -> Result<(), Failure> {
             let base = member_target(&args.conn)?;
             let s = status::gather(&patroni, &base).await?;
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&s).map_err(Failure::new)?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&s).map_err(Failure::new)?
+                );
             } else {
                 print!("{}", status::render(&s));
             }
@@ -50,14 +53,20 @@ pub async fn cluster(cmd: ClusterCommand) -> Result<(), Failure> {
                         live.took,
                         live.synchronous_commit,
                         live.synchronous_standby_names,
-                        if live.sync_standbys.is_empty() { "none".into() } else { live.sync_standbys.join(", ") }
+                        if live.sync_standbys.is_empty() {
+                            "none".into()
+                        } else {
+                            live.sync_standbys.join(", ")
+                        }
                     );
                     Ok(())
                 }
                 Err(e) => {
                     let undo = match before.restore(&patroni, &base, timeout).await {
                         Ok(_) => "the previous configuration was put back".to_string(),
-                        Err(r) => format!("putting the previous configuration back failed too: {r}"),
+                        Err(r) => {
+                            format!("putting the previous configuration back failed too: {r}")
+                        }
                     };
                     Err(Failure::new(format!("{e}; {undo}")))
                 }

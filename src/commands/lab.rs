@@ -9,7 +9,11 @@ pub async fn lab(cmd: LabCommand) -> Result<(), Failure> {
             let spec = LabSpec {
                 nodes: args.nodes,
                 dir: args.dir.dir,
-                timing: if args.fast { Timing::Fast } else { Timing::Default },
+                timing: if args.fast {
+                    Timing::Fast
+                } else {
+                    Timing::Default
+                },
             };
             let started = std::time::Instant::now();
             let lab = Lab::up(&spec, &mut |msg| eprintln!("lab: {msg}")).await?;
@@ -25,7 +29,13 @@ pub async fn lab(cmd: LabCommand) -> Result<(), Failure> {
         LabCommand::Status(LabDirArgs { dir }) => {
             let lab = Lab::open(&dir)?;
             let s = &lab.state;
-            let state = |pid: u32| if process::alive(pid) { "running" } else { "stopped" };
+            let state = |pid: u32| {
+                if process::alive(pid) {
+                    "running"
+                } else {
+                    "stopped"
+                }
+            };
             println!("Lab in {} ({:?} timing)", s.dir.display(), s.timing);
             println!(
                 "etcd 127.0.0.1:{} pid {} {}",
@@ -55,7 +65,11 @@ pub async fn lab(cmd: LabCommand) -> Result<(), Failure> {
             eprintln!(
                 "lab: stopped every process of {}{}",
                 lab.state.dir.display(),
-                if args.keep { " (folder kept)" } else { " and removed it" }
+                if args.keep {
+                    " (folder kept)"
+                } else {
+                    " and removed it"
+                }
             );
             Ok(())
         }

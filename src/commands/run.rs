@@ -69,7 +69,12 @@ struct Where {
 
 /// Switches the mode through Patroni (saving the configuration first), measures on the leader,
 /// and puts the configuration back whatever happened.
-async fn on_patroni(args: &RunArgs, patroni: &Patroni, base: &Target, interrupt: &Interrupt) -> Result<u8, Failure> {
+async fn on_patroni(
+    args: &RunArgs,
+    patroni: &Patroni,
+    base: &Target,
+    interrupt: &Interrupt,
+) -> Result<u8, Failure> {
     let saved = match args.sync_commit {
         Some(_) => {
             let path = out_dir(args).join("patroni-config.before.json");
@@ -110,7 +115,12 @@ async fn on_patroni(args: &RunArgs, patroni: &Patroni, base: &Target, interrupt:
     }
 }
 
-async fn switch_and_measure(args: &RunArgs, patroni: &Patroni, base: &Target, interrupt: &Interrupt) -> Result<u8, Failure> {
+async fn switch_and_measure(
+    args: &RunArgs,
+    patroni: &Patroni,
+    base: &Target,
+    interrupt: &Interrupt,
+) -> Result<u8, Failure> {
     if let Some(mode) = args.sync_commit {
         let change = SyncChange {
             synchronous_commit: Some(mode),
@@ -126,7 +136,8 @@ async fn switch_and_measure(args: &RunArgs, patroni: &Patroni, base: &Target, in
         );
     }
     let live = control::observe(patroni, base).await?;
-    let remote = SyncCommit::from_server(&live.synchronous_commit).is_some_and(|m| m.waits_for_standby());
+    let remote =
+        SyncCommit::from_server(&live.synchronous_commit).is_some_and(|m| m.waits_for_standby());
     if remote && live.sync_standbys.is_empty() && !args.allow_no_sync_standby {
         return Err(Failure::new(format!(
             "synchronous_commit is {} but no synchronous standby is attached to leader {}, so commits would not wait for one: check `pgsyncbench cluster status --patroni {}`, or pass --allow-no-sync-standby to measure anyway",
@@ -177,7 +188,12 @@ async fn on_lab(args: &RunArgs, conn: &ConnOptions, interrupt: &Interrupt) -> Re
     }
 }
 
-async fn measure_lab(args: &RunArgs, conn: &ConnOptions, lab: &Lab, interrupt: &Interrupt) -> Result<u8, Failure> {
+async fn measure_lab(
+    args: &RunArgs,
+    conn: &ConnOptions,
+    lab: &Lab,
+    interrupt: &Interrupt,
+) -> Result<u8, Failure> {
     let patroni = Patroni::new(&lab.patroni_url(), None, crate::patroni::DEFAULT_TIMEOUT)?;
     let base = member_target(conn)?;
     let (_, leader) = control::leader_target(&patroni, &base).await?;
@@ -212,7 +228,11 @@ fn out_dir(args: &RunArgs) -> PathBuf {
         return dir.clone();
     }
     if let Some(parent) = args.json.as_deref().and_then(|j| j.parent()) {
-        return if parent.as_os_str().is_empty() { PathBuf::from(".") } else { parent.to_path_buf() };
+        return if parent.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            parent.to_path_buf()
+        };
     }
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()

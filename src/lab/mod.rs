@@ -28,7 +28,9 @@ const INSTALL_HINT: &str = "run scripts/install-deps.sh";
 pub enum LabError {
     #[error("{what} not found: {hint}")]
     Missing { what: String, hint: String },
-    #[error("a lab already runs in {0}: use `pgsyncbench lab status --dir {0}` or `pgsyncbench lab down --dir {0}`")]
+    #[error(
+        "a lab already runs in {0}: use `pgsyncbench lab status --dir {0}` or `pgsyncbench lab down --dir {0}`"
+    )]
     AlreadyRunning(String),
     #[error("no lab in {0} (no {STATE_FILE}): start one with `pgsyncbench lab up --dir {0}`")]
     NotFound(String),
@@ -113,9 +115,11 @@ fn find_programs() -> Result<Programs, LabError> {
             what: "PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin or $PG_BIN)".into(),
             hint: format!("{INSTALL_HINT} (Debian package postgresql-15)"),
         })?;
-    let etcd = process::find_program("ETCD", &["/usr/bin/etcd"], "etcd").ok_or_else(|| LabError::Missing {
-        what: "etcd".into(),
-        hint: format!("{INSTALL_HINT} (Debian package etcd-server)"),
+    let etcd = process::find_program("ETCD", &["/usr/bin/etcd"], "etcd").ok_or_else(|| {
+        LabError::Missing {
+            what: "etcd".into(),
+            hint: format!("{INSTALL_HINT} (Debian package etcd-server)"),
+        }
     })?;
     let patroni = process::find_program(
         "PATRONI",
@@ -126,7 +130,11 @@ fn find_programs() -> Result<Programs, LabError> {
         what: "Patroni".into(),
         hint: format!("{INSTALL_HINT} (pip install 'patroni[etcd3]' psycopg2-binary into a venv of /usr/bin/python3)"),
     })?;
-    Ok(Programs { pg_bin, etcd, patroni })
+    Ok(Programs {
+        pg_bin,
+        etcd,
+        patroni,
+    })
 }
 
 pub struct Lab {
@@ -155,21 +163,30 @@ impl Lab {
                 return Err(LabError::AlreadyRunning(dir.display().to_string()));
             }
             existing.down(false)?;
-        } else if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(false) {
+        } else if dir.exists()
+            && std::fs::read_dir(dir)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false)
+        {
             return Err(LabError::Io {
                 what: format!("lab folder {}", dir.display()),
                 reason: "exists and is not empty; choose another --dir or remove it".into(),
             });
         }
         std::fs::create_dir_all(dir).map_err(io_err(format!("cannot create {}", dir.display())))?;
-        let dir = dir.canonicalize().map_err(io_err(format!("cannot resolve {}", dir.display())))?;
+        let dir = dir
+            .canonicalize()
+            .map_err(io_err(format!("cannot resolve {}", dir.display())))?;
 
         // Ports: etcd client and peer, then PostgreSQL and REST per node.
         let listeners: Vec<_> = (0..2 + 2 * spec.nodes)
             .map(|_| process::reserve_port())
             .collect::<Result<_, _>>()
             .map_err(io_err("cannot find free loopback ports"))?;
-        let ports: Vec<u16> = listeners.iter().map(|l| l.local_addr().map(|a| a.port()).unwrap_or(0)).collect();
+        let ports: Vec<u16> = listeners
+            .iter()
+            .map(|l| l.local_addr().map(|a| a.port()).unwrap_or(0))
+            .collect();
         drop(listeners);
 
         let etcd_dir = dir.join("etcd");
@@ -178,7 +195,8 @@ impl Lab {
         for i in 0..spec.nodes {
             let name = format!("node{}", i + 1);
             let node_dir = dir.join(&name);
-            std::fs::create_dir_all(node_dir.join("pglog")).map_err(io_err(format!("cannot create {}", node_dir.display())))?;
+            std::fs::create_dir_all(node_dir.join("pglog"))
+                .map_err(io_err(format!("cannot create {}", node_dir.display())))?;
             let (pg_port, rest_port) = (ports[2 + 2 * i], ports[3 + 2 * i]);
             let yaml = patroni_yaml(&NodeConfig {
                 scope: SCOPE,
@@ -191,7 +209,8 @@ impl Lab {
                 etcd_port: ports[0],
                 timing: spec.timing,
             });
-            std::fs::write(node_dir.join("patroni.yml"), yaml).map_err(io_err("cannot write patroni.yml"))?;
+            std::fs::write(node_dir.join("patroni.yml"), yaml)
+                .map_err(io_err("cannot write patroni.yml"))?;
             nodes.push(NodeState {
                 name,
                 pid: 0,
@@ -201,7 +220,11 @@ impl Lab {
             });
         }
         if let Some(u) = &user {
-            process::chown_tree(&dir, u).map_err(io_err(format!("cannot give {} to {}", dir.display(), u.name)))?;
+            process::chown_tree(&dir, u).map_err(io_err(format!(
+                "cannot give {} to {}",
+                dir.display(),
+                u.name
+            )))?;
         }
         let mut lab = Lab {
             state: LabState {
@@ -232,7 +255,10 @@ impl Lab {
     }
 
     async fn start(&mut self, progress: &mut dyn FnMut(&str)) -> Result<(), LabError> {
-        progress(&format!("starting etcd on 127.0.0.1:{}", self.state.etcd.client_port));
+        progress(&format!(
+            "starting etcd on 127.0.0.1:{}",
+            self.state.etcd.client_port
+        ));
         self.start_etcd()?;
         self.save()?;
         self.wait_for_etcd().await?;
@@ -265,14 +291,29 @@ impl Lab {
         let cluster = format!("e0={peer}");
         let data = e.data_dir.join("data");
         let flags = [
-            "--listen-client-urls", &client, "--advertise-client-urls", &client,
-            "--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer,
-            "--initial-cluster", &cluster, "--name", "e0",
+            "--listen-client-urls",
+            &client,
+            "--advertise-client-urls",
+            &client,
+            "--listen-peer-urls",
+            &peer,
+            "--initial-advertise-peer-urls",
+            &peer,
+            "--initial-cluster",
+            &cluster,
+            "--name",
+            "e0",
         ];
         let mut args: Vec<&OsStr> = flags.iter().map(OsStr::new).collect();
         args.extend([OsStr::new("--data-dir"), data.as_os_str()]);
-        let pid = process::spawn_daemon(&e.program, &args, &e.data_dir, &e.data_dir.join("etcd.log"), self.user.as_ref())
-            .map_err(io_err("cannot start etcd"))?;
+        let pid = process::spawn_daemon(
+            &e.program,
+            &args,
+            &e.data_dir,
+            &e.data_dir.join("etcd.log"),
+            self.user.as_ref(),
+        )
+        .map_err(io_err("cannot start etcd"))?;
         self.state.etcd.pid = pid;
         self.save()
     }
@@ -289,10 +330,10 @@ impl Lab {
             if !process::alive(self.state.etcd.pid) {
                 return Err(self.died("etcd", &self.state.etcd.data_dir.join("etcd.log")));
             }
-            if let Ok(r) = http.get(&url).send().await {
-                if r.status().is_success() {
-                    return Ok(());
-                }
+            if let Ok(r) = http.get(&url).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -305,7 +346,12 @@ impl Lab {
     fn died(&self, what: &str, log: &Path) -> LabError {
         let tail = std::fs::read_to_string(log)
             .ok()
-            .and_then(|t| t.lines().rev().find(|l| !l.trim().is_empty()).map(str::to_string))
+            .and_then(|t| {
+                t.lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .map(str::to_string)
+            })
             .unwrap_or_default();
         LabError::NotReady(format!(
             "{what} exited during start-up; last log line: {} (log: {})",
@@ -325,7 +371,10 @@ impl Lab {
         while Instant::now() < deadline {
             for node in &self.state.nodes {
                 if !process::alive(node.pid) {
-                    return Err(self.died(&format!("Patroni of {}", node.name), &node.dir.join("patroni.log")));
+                    return Err(self.died(
+                        &format!("Patroni of {}", node.name),
+                        &node.dir.join("patroni.log"),
+                    ));
                 }
             }
             match self.cluster().await {
@@ -360,7 +409,8 @@ impl Lab {
     }
 
     pub fn patroni_of(&self, node: &NodeState) -> Patroni {
-        Patroni::new(&node.rest_url(), None, Duration::from_secs(3)).expect("a loopback URL is valid")
+        Patroni::new(&node.rest_url(), None, Duration::from_secs(3))
+            .expect("a loopback URL is valid")
     }
 
     /// The REST URL users are given: the first node's.
@@ -387,7 +437,8 @@ impl Lab {
 
     pub fn open(dir: &Path) -> Result<Lab, LabError> {
         let path = dir.join(STATE_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|_| LabError::NotFound(dir.display().to_string()))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|_| LabError::NotFound(dir.display().to_string()))?;
         let state: LabState = serde_json::from_str(&text).map_err(|e| LabError::Io {
             what: format!("cannot read {}", path.display()),
             reason: e.to_string(),
@@ -404,17 +455,25 @@ impl Lab {
 
     fn save(&self) -> Result<(), LabError> {
         let path = self.state.dir.join(STATE_FILE);
-        crate::result::write_json_file(&path, &self.state).map_err(io_err(format!("cannot write {}", path.display())))
+        crate::result::write_json_file(&path, &self.state)
+            .map_err(io_err(format!("cannot write {}", path.display())))
     }
 
     pub fn any_alive(&self) -> bool {
-        process::alive(self.state.etcd.pid) || self.state.nodes.iter().any(|n| process::alive(n.pid))
+        process::alive(self.state.etcd.pid)
+            || self.state.nodes.iter().any(|n| process::alive(n.pid))
     }
 
     /// Stops every process of the lab (Patroni first, which stops PostgreSQL; then etcd; then
     /// anything still running from the lab folder) and removes the folder unless `keep`.
     pub fn down(&self, keep: bool) -> Result<(), LabError> {
-        let patronis: Vec<u32> = self.state.nodes.iter().map(|n| n.pid).filter(|&p| process::alive(p)).collect();
+        let patronis: Vec<u32> = self
+            .state
+            .nodes
+            .iter()
+            .map(|n| n.pid)
+            .filter(|&p| process::alive(p))
+            .collect();
         for &p in &patronis {
             // A stopped Patroni (SIGSTOP in a scenario) must be continued to hear SIGTERM.
             process::signal(p, libc::SIGCONT);
@@ -448,10 +507,15 @@ impl Lab {
         }
         let left = process::wait_gone(&rest, Duration::from_secs(5));
         if !left.is_empty() {
-            return Err(LabError::NotReady(format!("processes {left:?} of the lab did not stop")));
+            return Err(LabError::NotReady(format!(
+                "processes {left:?} of the lab did not stop"
+            )));
         }
         if !keep {
-            std::fs::remove_dir_all(&self.state.dir).map_err(io_err(format!("cannot remove {}", self.state.dir.display())))?;
+            std::fs::remove_dir_all(&self.state.dir).map_err(io_err(format!(
+                "cannot remove {}",
+                self.state.dir.display()
+            )))?;
         }
         Ok(())
     }

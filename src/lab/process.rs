@@ -46,7 +46,10 @@ pub fn find_program(env_var: &str, candidates: &[&str], name: &str) -> Option<Pa
     candidates
         .iter()
         .map(PathBuf::from)
-        .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).map(|d| d.join(name)))
+        .chain(
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(|d| d.join(name)),
+        )
         .find(|p| p.is_file())
 }
 
@@ -85,7 +88,12 @@ pub fn spawn_daemon(
     // written to a file) may pass from the caller's environment.
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy();
-        if key.starts_with("PATRONI_") && !matches!(&*key, "PATRONI_RESTAPI_USERNAME" | "PATRONI_RESTAPI_PASSWORD") {
+        if key.starts_with("PATRONI_")
+            && !matches!(
+                &*key,
+                "PATRONI_RESTAPI_USERNAME" | "PATRONI_RESTAPI_PASSWORD"
+            )
+        {
             cmd.env_remove(&*key);
         }
     }
@@ -138,7 +146,11 @@ pub fn processes_mentioning(needle: &str) -> Vec<u32> {
         .filter(|&pid| pid != me && alive(pid))
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).replace('\0', " ").contains(needle))
+                .map(|c| {
+                    String::from_utf8_lossy(&c)
+                        .replace('\0', " ")
+                        .contains(needle)
+                })
                 .unwrap_or(false)
         })
         .collect()

@@ -1,0 +1,162 @@
+//! One lab cluster per test binary, started through the binary (`lab up --fast`) with Patroni
+//! REST authentication from the environment, and stopped (`lab down`) when the binary exits.
+//! Tests that change the cluster's configuration hold `exclusive()` so they never overlap.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use pgsyncbench::lab::Lab;
+use pgsyncbench::patroni::Patroni;
+
+use super::{check, pgsyncbench, stdout};
+
+pub const REST_USER: &str = "labadmin";
+pub const REST_PASSWORD: &str = "lab-rest-secret";
+
+pub struct SharedLab {
+    pub dir: PathBuf,
+    pub patroni_url: String,
+}
+
+static LAB: OnceLock<SharedLab> = OnceLock::new();
+static EXCLUSIVE: Mutex<()> = Mutex::new(());
+
+extern "C" fn lab_down_at_exit() {
+    if let Some(l) = LAB.get() {
+        let _ = pgsyncbench()
+            .args(["lab", "down", "--dir"])
+            .arg(&l.dir)
+            .output();
+    }
+}
+
+/// pgsyncbench with the REST credentials the shared lab's Patroni expects.
+pub fn with_rest_auth() -> Command {
+    let mut c = pgsyncbench();
+    c.env("PATRONI_RESTAPI_USERNAME", REST_USER)
+        .env("PATRONI_RESTAPI_PASSWORD", REST_PASSWORD);
+    c
+}
+
+pub fn lab() -> &'static SharedLab {
+    LAB.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("pgsyncbench-testlab-{}", std::process::id()));
+        let out = check(
+            with_rest_auth()
+                .args(["lab", "up", "--fast", "--dir"])
+                .arg(&dir)
+                .output()
+                .unwrap(),
+            "lab up",
+        );
+        unsafe { libc::atexit(lab_down_at_exit) };
+        let text = stdout(&out);
+        let mut lines = text.lines();
+        let patroni_url = lines
+            .next()
+            .expect("lab up prints the REST URL")
+            .to_string();
+        assert!(patroni_url.starts_with("http://127.0.0.1:"), "{text}");
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("postgresql://postgres@127.0.0.1:"),
+            "{text}"
+        );
+        SharedLab { dir, patroni_url }
+    })
+}
+
+/// Serializes tests that change the shared lab's configuration.
+pub fn exclusive() -> MutexGuard<'static, ()> {
+    EXCLUSIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+impl SharedLab {
+    pub fn patroni(&self) -> Patroni {
+        pgsyncbench::tls::ensure_provider();
+        Patroni::new(&self.patroni_url, None, std::time::Duration::from_secs(5)).unwrap()
+    }
+
+    pub fn config(&self) -> serde_json::Value {
+        runtime().block_on(self.patroni().config()).unwrap()
+    }
+
+    /// (name, port) of the current leader.
+    pub fn leader(&self) -> (String, u16) {
+        let lab = Lab::open(&self.dir).unwrap();
+        let c = runtime().block_on(lab.cluster()).unwrap();
+        let l = c.leader().expect("a leader");
+        (l.name.clone(), l.port.unwrap())
+    }
+
+    /// A setting as a new session on the leader sees it.
+    pub fn leader_setting(&self, name: &str) -> String {
+        let (_, port) = self.leader();
+        let out = check(
+            Command::new(super::pg_bin().join("psql"))
+                .args([
+                    "-X",
+                    "-At",
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "postgres",
+                ])
+                .args(["-p", &port.to_string(), "-c", &format!("SHOW {name}")])
+                .env_clear()
+                .output()
+                .unwrap(),
+            "psql SHOW",
+        );
+        stdout(&out).trim().to_string()
+    }
+
+    pub fn psql_leader(&self, sql: &str) -> String {
+        let (_, port) = self.leader();
+        let out = check(
+            Command::new(super::pg_bin().join("psql"))
+                .args([
+                    "-X",
+                    "-At",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "postgres",
+                ])
+                .args(["-p", &port.to_string(), "-c", sql])
+                .env_clear()
+                .output()
+                .unwrap(),
+            "psql",
+        );
+        stdout(&out).trim().to_string()
+    }
+
+    /// Waits until `done` holds for the dynamic configuration, up to `secs`.
+    pub fn wait_config(&self, secs: u64, done: impl Fn(&serde_json::Value) -> bool) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if done(&self.config()) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        false
+    }
+}
