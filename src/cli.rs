@@ -29,12 +29,80 @@ pub enum Command {
     Init(InitArgs),
     /// Run a pgbench-compatible load and report latency and TPS
     Run(RunArgs),
+    /// Run every cell of a plan (modes x scales x clients x threads x repetitions) and report
+    Sweep(SweepArgs),
     /// A local etcd + Patroni + PostgreSQL cluster to measure on
     #[command(subcommand)]
     Lab(LabCommand),
     /// Inspect a Patroni cluster and switch its synchronous settings
     #[command(subcommand)]
     Cluster(ClusterCommand),
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct SweepArgs {
+    /// Plan file (TOML, see workloads/*.toml); flags below override its values
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Modes to compare [default: all five]
+    #[arg(long, value_delimiter = ',', value_name = "MODE,...")]
+    pub modes: Option<Vec<SyncCommit>>,
+    /// The mode every other is compared against [default: off]
+    #[arg(long, value_name = "MODE")]
+    pub baseline: Option<SyncCommit>,
+    /// Patroni's synchronous_mode for the whole sweep (left as it is when not given)
+    #[arg(long = "synchronous-mode", value_enum)]
+    pub synchronous_mode: Option<crate::control::SyncMode>,
+    /// Patroni's synchronous_mode_strict for the whole sweep
+    #[arg(long = "strict", value_name = "BOOL", action = ArgAction::Set)]
+    pub strict: Option<bool>,
+    /// Scale factors [default: 10]
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    pub scales: Option<Vec<i64>>,
+    /// Client counts [default: 8]
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    pub clients: Option<Vec<usize>>,
+    /// Thread counts [default: 2]
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    pub threads: Option<Vec<usize>>,
+    /// Measured seconds per cell [default: 30]
+    #[arg(short = 'T', long = "time", value_name = "SECONDS")]
+    pub time: Option<u64>,
+    /// Warmup seconds per cell [default: 5]
+    #[arg(long, value_name = "SECONDS")]
+    pub warmup: Option<u64>,
+    /// Repetitions of every cell, interleaved [default: 1]
+    #[arg(long, value_name = "N")]
+    pub repeat: Option<u32>,
+    /// Built-in script [default: tpcb-like]
+    #[arg(short = 'b', long = "builtin", value_enum, value_name = "NAME")]
+    pub builtin: Option<Builtin>,
+    /// Query protocol [default: prepared]
+    #[arg(short = 'M', long = "protocol", value_enum)]
+    pub protocol: Option<Protocol>,
+    /// Name of the sweep (names the results folder) [default: the plan's, or "sweep"]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Results folder [default: bench-results/<time>-<name>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Seed of the mode shuffles (default: from the clock); recorded in the manifest
+    #[arg(long, value_name = "SEED")]
+    pub seed: Option<u64>,
+    /// Run only the cells a results folder is missing, with its plan and seed
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["plan", "out"])]
+    pub resume: Option<PathBuf>,
+    #[command(flatten)]
+    pub patroni: PatroniArgs,
+    /// Measure remote modes even when no synchronous standby is attached (recorded per cell)
+    #[arg(long = "allow-no-sync-standby")]
+    pub allow_no_sync_standby: bool,
+    /// Database user and name on the members (hosts come from Patroni)
+    #[arg(short = 'U', long = "username", value_name = "USERNAME")]
+    pub user: Option<String>,
+    #[arg(short = 'd', long = "dbname", value_name = "DBNAME")]
+    pub dbname: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

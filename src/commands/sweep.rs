@@ -1,0 +1,363 @@
+//! `sweep`: a plan's cells on a Patroni cluster (or a lab started for it), written to a results
+//! folder cell by cell, the cluster's configuration put back at the end.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{Failure, Interrupt, interrupted_failure, member_target, patroni_client};
+use crate::cli::SweepArgs;
+use crate::conn::{ConnOptions, Target};
+use crate::control::{self, SavedConfig, SyncChange};
+use crate::environment;
+use crate::lab::{Lab, LabSpec, Timing as LabTiming};
+use crate::patroni::Patroni;
+use crate::plan::PlanFile;
+use crate::results::{self, CellKey, CellResult, Manifest, Results};
+use crate::sweep::{self, SweepError, SweepProgress, SweepTarget};
+
+const APPLY_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
+    let interrupt = Interrupt::listen();
+    let (dir, manifest) = prepare(&args)?;
+    let conn = ConnOptions {
+        user: args.user.clone(),
+        dbname: args.dbname.clone(),
+        ..ConnOptions::default()
+    };
+    let base = member_target(&conn)?;
+    if args.patroni.patroni.is_some() {
+        let patroni = patroni_client(&args.patroni)?;
+        return on_cluster(&args, &dir, manifest, &patroni, &base, false, &interrupt).await;
+    }
+    let lab_dir = std::env::temp_dir().join(format!("pgsyncbench-sweep-{}", std::process::id()));
+    eprintln!(
+        "no --patroni given: starting a 3-node lab cluster in {}",
+        lab_dir.display()
+    );
+    let spec = LabSpec {
+        nodes: 3,
+        dir: lab_dir.clone(),
+        timing: LabTiming::Fast,
+    };
+    let mut say = |m: &str| eprintln!("lab: {m}");
+    let lab = tokio::select! {
+        r = Lab::up(&spec, &mut say) => r?,
+        _ = interrupt.wait() => {
+            if let Ok(lab) = Lab::open(&lab_dir) {
+                let _ = lab.down(false);
+            }
+            return Err(interrupted_failure());
+        }
+    };
+    let patroni = Patroni::new(&lab.patroni_url(), None, crate::patroni::DEFAULT_TIMEOUT)?;
+    let result = on_cluster(&args, &dir, manifest, &patroni, &base, true, &interrupt).await;
+    let down = lab.down(false);
+    eprintln!("lab: stopped and removed {}", lab_dir.display());
+    match (result, down) {
+        (Ok(code), Ok(())) => Ok(code),
+        (Ok(_), Err(e)) => Err(e.into()),
+        (Err(e), _) => Err(e),
+    }
+}
+
+/// The results folder and its manifest: read back for --resume, otherwise from the plan file
+/// and flags (checked before anything runs). The environment is filled in later.
+fn prepare(args: &SweepArgs) -> Result<(PathBuf, Option<Manifest>), Failure> {
+    if let Some(dir) = &args.resume {
+        let existing = Results::load(dir)?;
+        return Ok((dir.clone(), Some(existing.manifest)));
+    }
+    let (file, source) = match &args.plan {
+        Some(p) => (PlanFile::load(p)?, p.display().to_string()),
+        None => (PlanFile::default(), "the command line".to_string()),
+    };
+    let flags = PlanFile {
+        name: args.name.clone(),
+        workloads: args.builtin.map(|b| vec![b]),
+        modes: args.modes.clone(),
+        baseline: args.baseline,
+        scales: args.scales.clone(),
+        clients: args.clients.clone(),
+        threads: args.threads.clone(),
+        rtt_ms: None,
+        duration: args.time,
+        warmup: args.warmup,
+        repeat: args.repeat,
+        protocol: args.protocol,
+        synchronous_mode: args.synchronous_mode,
+        strict: args.strict,
+    };
+    let plan = file.overridden_by(flags).into_plan(&source)?;
+    let dir = args.out.clone().unwrap_or_else(|| {
+        let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+            .to_string()
+            .replace(':', "-")
+            .trim_end_matches('Z')
+            .to_string();
+        PathBuf::from("bench-results").join(format!("{stamp}-{}", plan.name))
+    });
+    if dir.join(results::MANIFEST_FILE).exists() {
+        return Err(Failure::new(format!(
+            "{} already holds results: choose another --out, or continue it with --resume {}",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+    });
+    let order = sweep::cell_order(&plan, seed)
+        .iter()
+        .map(CellKey::id)
+        .collect();
+    Ok((
+        dir,
+        Some(Manifest {
+            schema: results::MANIFEST_SCHEMA.into(),
+            schema_version: results::SCHEMA_VERSION,
+            created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            harness: environment::harness(),
+            command_line: environment::redacted_command_line(std::env::args()),
+            plan,
+            seed,
+            order,
+            environment: placeholder_environment(),
+        }),
+    ))
+}
+
+fn placeholder_environment() -> results::Environment {
+    results::Environment {
+        postgres_version: String::new(),
+        patroni_version: None,
+        patroni_url: None,
+        lab: false,
+        members: Vec::new(),
+        settings: Default::default(),
+        synchronous_standby_names: String::new(),
+        host_cpus: 0,
+        host_memory_bytes: 0,
+        host_os: String::new(),
+    }
+}
+
+async fn on_cluster(
+    args: &SweepArgs,
+    dir: &Path,
+    manifest: Option<Manifest>,
+    patroni: &Patroni,
+    base: &Target,
+    lab: bool,
+    interrupt: &Interrupt,
+) -> Result<u8, Failure> {
+    let mut manifest = manifest.expect("prepare gives a manifest");
+    let (_, leader) = control::leader_target(patroni, base).await?;
+    let client = leader.connect().await?;
+    let facts = crate::server::facts(&client).await?;
+    let most = *manifest
+        .plan
+        .clients
+        .iter()
+        .max()
+        .expect("plans have clients");
+    // the sampler and the control session need a slot each
+    facts.check_clients(most + 2)?;
+    if args.resume.is_none() {
+        manifest.environment = environment::capture(&client, Some(patroni), lab)
+            .await
+            .map_err(|e| {
+                Failure::new(format!(
+                    "cannot read the server's settings: {}",
+                    crate::pgerror::describe(&e)
+                ))
+            })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::new(format!("cannot create {}: {e}", dir.display())))?;
+        results::write_manifest(dir, &manifest)?;
+    }
+    drop(client);
+    eprintln!("results: {}", dir.display());
+
+    let saved_path = dir.join(if args.resume.is_some() {
+        "patroni-config.before-resume.json"
+    } else {
+        "patroni-config.before.json"
+    });
+    let saved = SavedConfig::save(patroni, base, &saved_path).await?;
+    eprintln!(
+        "saved Patroni's dynamic configuration to {} (should this sweep be killed: pgsyncbench cluster restore --patroni {} --from {})",
+        saved_path.display(),
+        patroni.url(),
+        saved_path.display()
+    );
+    let result = apply_and_run(
+        dir,
+        &manifest,
+        patroni,
+        base,
+        args.allow_no_sync_standby,
+        interrupt,
+    )
+    .await;
+    let restored = saved.restore(patroni, base, APPLY_TIMEOUT).await;
+    match &restored {
+        Ok(live) => eprintln!(
+            "restored Patroni's configuration: synchronous_commit={} live on {} again",
+            live.synchronous_commit, live.leader
+        ),
+        Err(e) => eprintln!(
+            "pgsyncbench: error: could not put Patroni's configuration back: {e}; run `pgsyncbench cluster restore --patroni {} --from {}`",
+            patroni.url(),
+            saved_path.display()
+        ),
+    }
+    let timing = match result {
+        Ok(t) => t,
+        Err(SweepError::Interrupted) => {
+            eprintln!(
+                "sweep interrupted: finished cells are kept; continue with `pgsyncbench sweep --resume {}`",
+                dir.display()
+            );
+            return Err(interrupted_failure());
+        }
+        Err(e) => {
+            return Err(Failure::new(format!(
+                "{e} (finished cells are kept; continue with `pgsyncbench sweep --resume {}`)",
+                dir.display()
+            )));
+        }
+    };
+    restored?;
+    eprintln!(
+        "sweep done in {:.0} s; {:.1}% of it (loading tables aside) went to anything but warmup and measured load",
+        timing.total.as_secs_f64(),
+        100.0 * timing.overhead_share()
+    );
+    println!("{}", dir.display());
+    Ok(0)
+}
+
+async fn apply_and_run(
+    dir: &Path,
+    manifest: &Manifest,
+    patroni: &Patroni,
+    base: &Target,
+    allow_no_sync_standby: bool,
+    interrupt: &Interrupt,
+) -> Result<sweep::Timing, SweepError> {
+    let plan = &manifest.plan;
+    let whole = SyncChange {
+        synchronous_mode: plan.synchronous_mode,
+        strict: plan.strict,
+        ..SyncChange::default()
+    };
+    if !whole.is_empty() {
+        let live = control::apply(patroni, base, &whole, APPLY_TIMEOUT).await?;
+        eprintln!(
+            "synchronous settings for the sweep live on {} after {:.1} s (synchronous standbys: {})",
+            live.leader,
+            live.took,
+            if live.sync_standbys.is_empty() {
+                "none".into()
+            } else {
+                live.sync_standbys.join(", ")
+            }
+        );
+    }
+    let at = SweepTarget {
+        patroni,
+        base,
+        allow_no_sync_standby,
+        apply_timeout: APPLY_TIMEOUT,
+    };
+    let mut progress = Progress::new(std::io::stderr().is_terminal());
+    let timing = sweep::run(dir, manifest, &at, &mut progress, interrupt).await;
+    progress.finish();
+    timing
+}
+
+/// Cell i of N with an ETA on a terminal; a line per cell otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    fn new(terminal: bool) -> Progress {
+        Progress {
+            bar: terminal.then(|| {
+                let bar = ProgressBar::new(0);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{elapsed_precise} [{bar:30}] cell {pos}/{len}, eta {eta}  {msg}",
+                    )
+                    .expect("the template is valid")
+                    .progress_chars("=> "),
+                );
+                bar
+            }),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+fn describe(cell: &CellResult) -> String {
+    let s = &cell.run.summary;
+    let p99 = s
+        .latency_ms
+        .map(|l| format!("{:.2} ms", l.p99))
+        .unwrap_or_else(|| "-".into());
+    let warn = if cell.cell.mode.waits_for_standby() && !cell.sync_standby_attached {
+        " (no synchronous standby attached!)"
+    } else {
+        ""
+    };
+    format!("{:.0} tps, p99 {p99}, {} failed{warn}", s.tps, s.failed)
+}
+
+impl SweepProgress for Progress {
+    fn cell_started(&mut self, index: usize, total: usize, key: &CellKey) {
+        match &self.bar {
+            Some(b) => {
+                b.set_length(total as u64);
+                b.set_position(index as u64);
+                b.set_message(key.id());
+            }
+            None => eprintln!("[{}/{total}] {}", index + 1, key.id()),
+        }
+    }
+
+    fn cell_finished(&mut self, index: usize, total: usize, cell: &CellResult) {
+        let line = format!(
+            "[{}/{total}] {}: {}",
+            index + 1,
+            cell.cell.id(),
+            describe(cell)
+        );
+        match &self.bar {
+            Some(b) => {
+                b.set_position(index as u64 + 1);
+                b.println(line);
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn note(&mut self, message: &str) {
+        match &self.bar {
+            Some(b) => b.println(message),
+            None => eprintln!("{message}"),
+        }
+    }
+}

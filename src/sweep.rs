@@ -1,0 +1,376 @@
+//! A sweep: every cell of a plan (workload, scale, clients, threads, mode, repetition) run on a
+//! Patroni cluster. Repetitions are interleaved and each shuffles its mode order from the
+//! recorded seed; tables are loaded once per scale; each cell switches the mode through Patroni
+//! and proves it live, checkpoints, warms up, and measures with samplers beside the load. Every
+//! finished cell is written at once, so an interrupted sweep keeps it.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+
+use crate::conn::Target;
+use crate::control::{self, ControlError, SyncChange};
+use crate::engine::{self, EngineConfig, EngineError, Observer, StopAfter};
+use crate::hlog::HlogWriter;
+use crate::init::{InitOptions, InitProgress, initialize};
+use crate::interrupt::Interrupt;
+use crate::patroni::Patroni;
+use crate::result::{RunOptions, RunResult, TargetInfo};
+use crate::results::{self, CellKey, CellResult, Manifest, Plan, Results, ResultsError};
+use crate::sampler;
+use crate::server;
+
+/// Every cell of the plan in the order it runs: per scale (tables are loaded once per scale),
+/// repetition after repetition, each group's modes shuffled by a generator seeded from `seed`,
+/// the scale, the repetition and the group.
+pub fn cell_order(plan: &Plan, seed: u64) -> Vec<CellKey> {
+    let mut order = Vec::new();
+    for &scale in &plan.scales {
+        for repetition in 1..=plan.repeat {
+            let mut group_index = 0u64;
+            for &workload in &plan.workloads {
+                for &clients in &plan.clients {
+                    for &threads in &plan.threads {
+                        for &rtt_ms in &plan.rtt_ms {
+                            group_index += 1;
+                            let mut modes = plan.modes.clone();
+                            let mix = seed
+                                ^ (scale as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                                ^ u64::from(repetition).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+                                ^ group_index.wrapping_mul(0x1656_67B1_9E37_79F9);
+                            modes.shuffle(&mut SmallRng::seed_from_u64(mix));
+                            order.extend(modes.into_iter().map(|mode| CellKey {
+                                workload,
+                                scale,
+                                clients,
+                                threads,
+                                rtt_ms,
+                                mode,
+                                repetition,
+                            }));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    order
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Probe(#[from] server::ProbeError),
+    #[error(transparent)]
+    Connect(#[from] crate::conn::ConnError),
+    #[error("{0}")]
+    Other(String),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// What a sweep reports as it goes.
+pub trait SweepProgress {
+    fn cell_started(&mut self, index: usize, total: usize, key: &CellKey);
+    fn cell_finished(&mut self, index: usize, total: usize, cell: &CellResult);
+    fn note(&mut self, message: &str);
+}
+
+pub struct SweepTarget<'a> {
+    pub patroni: &'a Patroni,
+    /// User, password and database for sessions on the members.
+    pub base: &'a Target,
+    pub allow_no_sync_standby: bool,
+    pub apply_timeout: Duration,
+}
+
+/// Time accounting: how much of the sweep went to anything but measured and warmup load.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Timing {
+    pub total: Duration,
+    pub load: Duration,
+    pub init: Duration,
+}
+
+impl Timing {
+    /// Share of the sweep's time (init aside) spent beyond warmup and measured load.
+    pub fn overhead_share(&self) -> f64 {
+        let total = self.total.saturating_sub(self.init).as_secs_f64();
+        if total <= 0.0 {
+            return 0.0;
+        }
+        (total - self.load.as_secs_f64()).max(0.0) / total
+    }
+}
+
+/// Runs the cells of `manifest.order` that have no result in `dir` yet.
+pub async fn run(
+    dir: &Path,
+    manifest: &Manifest,
+    at: &SweepTarget<'_>,
+    progress: &mut dyn SweepProgress,
+    interrupt: &Interrupt,
+) -> Result<Timing, SweepError> {
+    let started = Instant::now();
+    let mut timing = Timing::default();
+    let plan = &manifest.plan;
+    let order = cell_order(plan, manifest.seed);
+    let total = order.len();
+    let mut done: Vec<CellResult> = Results::load(dir)?.cells;
+    let mut loaded_scale: Option<i64> = None;
+    for (index, key) in order.iter().enumerate() {
+        if done.iter().any(|c| &c.cell == key) {
+            continue;
+        }
+        if interrupt.happened() {
+            return Err(SweepError::Interrupted);
+        }
+        if loaded_scale != Some(key.scale) {
+            let t = Instant::now();
+            ensure_scale(at, key.scale, progress).await?;
+            timing.init += t.elapsed();
+            loaded_scale = Some(key.scale);
+        }
+        progress.cell_started(index, total, key);
+        let cell = run_cell(dir, plan, key, at, progress, interrupt).await?;
+        timing.load += Duration::from_secs_f64(cell.run.summary.measured_seconds)
+            + Duration::from_secs(plan.warmup);
+        if cell.run.summary.interrupted {
+            return Err(SweepError::Interrupted);
+        }
+        results::write_cell(dir, &cell)?;
+        progress.cell_finished(index, total, &cell);
+        done.push(cell);
+        // summary.csv in run order, rewritten after every cell.
+        let ordered: Vec<CellResult> = order
+            .iter()
+            .filter_map(|k| done.iter().find(|c| &c.cell == k).cloned())
+            .collect();
+        results::write_summary(dir, &ordered)?;
+    }
+    timing.total = started.elapsed();
+    Ok(timing)
+}
+
+/// Loads pgbench tables at `scale` on the leader unless they are there already.
+async fn ensure_scale(
+    at: &SweepTarget<'_>,
+    scale: i64,
+    progress: &mut dyn SweepProgress,
+) -> Result<(), SweepError> {
+    let (_, leader) = control::leader_target(at.patroni, at.base).await?;
+    let client = leader.connect().await?;
+    if let Ok(t) = server::pgbench_tables(&client, leader.dbname()).await
+        && t.scale == scale
+    {
+        progress.note(&format!("pgbench tables at scale {scale} are in place"));
+        return Ok(());
+    }
+    progress.note(&format!("loading pgbench tables at scale {scale}"));
+    let opts = InitOptions {
+        scale,
+        fillfactor: 100,
+        unlogged: false,
+        partitions: 0,
+    };
+    initialize(&client, &opts, &mut Silent)
+        .await
+        .map_err(|e| SweepError::Other(e.to_string()))?;
+    Ok(())
+}
+
+struct Silent;
+
+impl InitProgress for Silent {
+    fn step(&mut self, _: &str) {}
+    fn rows(&mut self, _: u64, _: u64) {}
+}
+
+async fn run_cell(
+    dir: &Path,
+    plan: &Plan,
+    key: &CellKey,
+    at: &SweepTarget<'_>,
+    progress: &mut dyn SweepProgress,
+    interrupt: &Interrupt,
+) -> Result<CellResult, SweepError> {
+    let change = SyncChange {
+        synchronous_commit: Some(key.mode),
+        ..SyncChange::default()
+    };
+    let live = control::apply(at.patroni, at.base, &change, at.apply_timeout).await?;
+    let attached_at_start = !live.sync_standbys.is_empty();
+    if key.mode.waits_for_standby() && !attached_at_start {
+        if !at.allow_no_sync_standby {
+            return Err(SweepError::Other(format!(
+                "synchronous_commit={} but no synchronous standby is attached to leader {}: the cell would not measure synchronous replication (pass --allow-no-sync-standby to record it anyway)",
+                key.mode, live.leader
+            )));
+        }
+        progress.note(&format!(
+            "warning: {} runs without a synchronous standby",
+            key.id()
+        ));
+    }
+    let (leader, target) = control::leader_target(at.patroni, at.base).await?;
+    let control_client = target.connect().await?;
+    let facts = server::facts(&control_client).await?;
+    facts.check_clients(key.clients + 1)?;
+    control_client
+        .batch_execute("CHECKPOINT")
+        .await
+        .map_err(|e| {
+            SweepError::Other(format!(
+                "CHECKPOINT failed: {}",
+                crate::pgerror::describe(&e)
+            ))
+        })?;
+    drop(control_client);
+
+    let sampler_client = target.connect().await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sampling = tokio::spawn(sampler::run(sampler_client, stop_rx));
+
+    let seed = plan_seed(key);
+    let options = RunOptions {
+        builtin: key.workload,
+        protocol: plan.protocol,
+        clients: key.clients,
+        threads: key.threads,
+        duration: Some(plan.duration),
+        transactions_per_client: None,
+        warmup: plan.warmup,
+        scale: key.scale,
+        sync_commit: Some(key.mode),
+        seed,
+    };
+    let config = EngineConfig {
+        builtin: key.workload,
+        protocol: plan.protocol,
+        clients: key.clients,
+        threads: key.threads,
+        stop: StopAfter::Duration(Duration::from_secs(plan.duration)),
+        warmup_secs: plan.warmup,
+        scale: key.scale,
+        session_setup: Vec::new(),
+        seed,
+        drain_timeout: Duration::from_secs(10),
+    };
+    let hlog_path: PathBuf = Results::cell_path(dir, key, "hlog");
+    std::fs::create_dir_all(dir.join(results::CELLS_DIR))
+        .map_err(|e| SweepError::Other(e.to_string()))?;
+    let mut hlog = HlogWriter::create(&hlog_path).map_err(SweepError::Other)?;
+    let outcome = {
+        let mut observers: Vec<&mut dyn Observer> = vec![&mut hlog];
+        engine::run(&config, &target, &mut observers, interrupt.wait()).await
+    };
+    let _ = stop_tx.send(true);
+    let samples = sampling.await.unwrap_or_default();
+    let outcome = outcome?;
+    hlog.finish().map_err(SweepError::Other)?;
+
+    let attached_at_end = !control::observe(at.patroni, at.base)
+        .await?
+        .sync_standbys
+        .is_empty();
+    let measure_start = outcome.started_at + Duration::from_secs(plan.warmup);
+    let run = RunResult::new(
+        options,
+        TargetInfo {
+            connection: target.label(),
+            patroni: Some(at.patroni.url().to_string()),
+            leader: Some(leader),
+            server_version: facts.version,
+            synchronous_commit: live.synchronous_commit.clone(),
+            synchronous_standby_names: live.synchronous_standby_names.clone(),
+            sync_standby_attached: Some(attached_at_start),
+        },
+        &outcome,
+    );
+    Ok(CellResult {
+        schema: results::CELL_SCHEMA.into(),
+        schema_version: results::SCHEMA_VERSION,
+        cell: key.clone(),
+        sync_standby_attached: attached_at_start && attached_at_end,
+        apply_seconds: live.took,
+        run,
+        samples: sampler::relative_to(samples, measure_start),
+    })
+}
+
+/// Each cell's random draws differ but are reproducible from its key.
+fn plan_seed(key: &CellKey) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mode::SyncCommit;
+    use crate::plan::PlanFile;
+
+    fn plan(text: &str) -> Plan {
+        PlanFile::parse(text, "t").unwrap().into_plan("t").unwrap()
+    }
+
+    #[test]
+    fn repetitions_are_interleaved_and_each_shuffles_every_mode_once() {
+        let p = plan("repeat = 3\nclients = [4, 8]\nthreads = [1]");
+        let order = cell_order(&p, 42);
+        assert_eq!(order.len(), 3 * 2 * 5);
+        // repetition 1 entirely before repetition 2, and so on
+        let reps: Vec<u32> = order.iter().map(|k| k.repetition).collect();
+        assert!(reps.windows(2).all(|w| w[0] <= w[1]), "{reps:?}");
+        for chunk in order.chunks(5) {
+            let mut modes: Vec<SyncCommit> = chunk.iter().map(|k| k.mode).collect();
+            modes.sort();
+            assert_eq!(modes, SyncCommit::ALL);
+            assert!(chunk.iter().all(|k| k.group() == chunk[0].group()));
+        }
+        let orders: Vec<Vec<SyncCommit>> = order
+            .chunks(5)
+            .map(|c| c.iter().map(|k| k.mode).collect())
+            .collect();
+        assert!(
+            orders.windows(2).any(|w| w[0] != w[1]),
+            "shuffles differ between groups and repetitions"
+        );
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_order_and_another_seed_another() {
+        let p = plan("repeat = 4");
+        assert_eq!(cell_order(&p, 7), cell_order(&p, 7));
+        assert_ne!(cell_order(&p, 7), cell_order(&p, 8));
+    }
+
+    #[test]
+    fn scales_are_outermost_so_tables_load_once_per_scale() {
+        let p = plan("scales = [1, 10]\nrepeat = 2");
+        let scales: Vec<i64> = cell_order(&p, 1).iter().map(|k| k.scale).collect();
+        assert_eq!(scales.iter().filter(|&&s| s == 1).count(), 10);
+        assert!(scales.windows(2).filter(|w| w[0] != w[1]).count() == 1);
+    }
+
+    #[test]
+    fn overhead_excludes_init() {
+        let t = Timing {
+            total: Duration::from_secs(110),
+            load: Duration::from_secs(90),
+            init: Duration::from_secs(10),
+        };
+        assert!((t.overhead_share() - 0.1).abs() < 1e-9);
+    }
+}
