@@ -16,7 +16,7 @@ pub enum ProbeError {
     )]
     ReadOnly { workload: &'static str },
     #[error(
-        "-c {clients} needs {clients} connections but the server has {free} free (max_connections {max}): lower -c or raise max_connections"
+        "{clients} connections are needed but the server has {free} free (max_connections {max}): lower the number of clients or raise max_connections"
     )]
     TooManyClients { clients: usize, free: i64, max: i64 },
     #[error("{what}: {reason}")]

@@ -547,3 +547,19 @@ fn ensure_tables() {
         );
     }
 }
+
+#[test]
+fn a_sweep_with_more_clients_than_the_server_allows_is_refused_before_it_starts() {
+    let l = lab();
+    let out = l.dir.join("too-many-clients");
+    let run = with_rest_auth()
+        .args(["sweep", "--clients", "8,500", "--threads", "1", "-T", "1", "--out"])
+        .arg(&out)
+        .args(patroni_args())
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let err = stderr(&run);
+    assert!(err.contains("raise max_connections"), "{err}");
+    assert!(!out.join("cells").exists());
+}

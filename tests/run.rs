@@ -249,19 +249,7 @@ fn json_result_validates_and_agrees_with_its_histogram_timeline_and_interval_log
     );
 
     let value = read_json(&json);
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/schemas/run-result.schema.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&value)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
+    let errors = schema_violations("run-result.schema.json", &value);
     assert!(errors.is_empty(), "schema violations: {errors:?}");
 
     let result: pgsyncbench::result::RunResult = serde_json::from_value(value).unwrap();
@@ -440,7 +428,7 @@ fn bad_input_gets_one_line_and_a_non_zero_exit() {
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
             vec!["run".into(), "-c".into(), "200".into()],
-            "lower -c or raise max_connections",
+            "lower the number of clients or raise max_connections",
         ),
         (
             vec![

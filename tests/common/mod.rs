@@ -232,3 +232,38 @@ pub fn field<'a>(text: &'a str, prefix: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no line starting with {prefix:?} in:\n{text}"))
         .trim()
 }
+
+/// Resolves `https://pgsyncbench.dev/schemas/NAME` to the committed `schemas/NAME`.
+struct SchemaFiles;
+
+impl jsonschema::Retrieve for SchemaFiles {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<serde_json::Value, Box<dyn std::error::Error + Send + Sync>> {
+        let name = uri
+            .as_str()
+            .strip_prefix("https://pgsyncbench.dev/schemas/")
+            .ok_or_else(|| format!("unknown schema {}", uri.as_str()))?;
+        Ok(load_schema(name))
+    }
+}
+
+pub fn load_schema(name: &str) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Violations of a committed schema, each as "message at path"; empty when valid.
+pub fn schema_violations(schema: &str, value: &serde_json::Value) -> Vec<String> {
+    let validator = jsonschema::options()
+        .with_retriever(SchemaFiles)
+        .build(&load_schema(schema))
+        .unwrap();
+    validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}

@@ -1,0 +1,251 @@
+//! Sweeps end to end on a lab cluster the sweep starts itself: the results folder, its
+//! schemas, interleaving, samples, and resuming an interrupted sweep.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn read(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn cell_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("cells"))
+        .map(|d| {
+            d.map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "pgsyncbench-sweeptest-{name}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn a_short_sweep_on_the_lab_writes_a_complete_results_folder() {
+    let out = scratch("complete");
+    let run = check(
+        pgsyncbench()
+            .args([
+                "sweep",
+                "-T",
+                "2",
+                "--warmup",
+                "1",
+                "--modes",
+                "off,on,remote_apply",
+                "--scales",
+                "1",
+            ])
+            .args([
+                "--clients",
+                "2",
+                "--threads",
+                "1",
+                "--repeat",
+                "2",
+                "--seed",
+                "3",
+                "--name",
+                "e2e",
+                "--out",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap(),
+        "sweep",
+    );
+    assert_eq!(stdout(&run).trim(), out.display().to_string());
+    let err = stderr(&run);
+    assert!(err.contains("restored Patroni's configuration"), "{err}");
+    assert!(err.contains("lab: stopped and removed"), "{err}");
+
+    let manifest = read(&out.join("manifest.json"));
+    assert_eq!(
+        schema_violations("manifest.schema.json", &manifest),
+        Vec::<String>::new()
+    );
+    assert_eq!(manifest["seed"], 3);
+    assert_eq!(manifest["plan"]["name"], "e2e");
+    assert_eq!(manifest["environment"]["lab"], true);
+    assert_eq!(
+        manifest["environment"]["members"].as_array().unwrap().len(),
+        3
+    );
+    assert!(manifest["environment"]["settings"]["wal_level"].is_string());
+    let order: Vec<String> = manifest["order"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(order.len(), 6);
+    assert!(
+        order[..3].iter().all(|id| id.ends_with("_r1"))
+            && order[3..].iter().all(|id| id.ends_with("_r2"))
+    );
+
+    let files = cell_files(&out);
+    assert_eq!(files.len(), 6);
+    for f in &files {
+        let cell = read(f);
+        assert_eq!(
+            schema_violations("cell-result.schema.json", &cell),
+            Vec::<String>::new(),
+            "{}",
+            f.display()
+        );
+        let mode = cell["cell"]["mode"].as_str().unwrap();
+        assert_eq!(
+            cell["run"]["target"]["synchronous_commit"], mode,
+            "the mode ran live"
+        );
+        assert_eq!(cell["sync_standby_attached"], true, "{}", f.display());
+        assert!(cell["run"]["summary"]["transactions"].as_u64().unwrap() > 0);
+        let samples = cell["samples"].as_array().unwrap();
+        assert!(
+            samples.len() >= 4,
+            "at least one sample a second: {}",
+            samples.len()
+        );
+        assert!(
+            samples.iter().any(|s| s["t"].as_f64().unwrap() < 0.0),
+            "warmup samples are negative"
+        );
+        assert!(
+            samples
+                .iter()
+                .all(|s| s["standbys"].as_array().unwrap().len() == 2)
+        );
+        assert!(f.with_extension("hlog").is_file());
+    }
+    let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 7, "{csv}");
+    assert!(csv.lines().skip(1).all(|l| l.ends_with(",true")));
+}
+
+#[test]
+fn an_interrupted_sweep_keeps_finished_cells_and_resume_runs_only_the_rest() {
+    let out = scratch("resume");
+    let child = pgsyncbench()
+        .args([
+            "sweep",
+            "-T",
+            "3",
+            "--warmup",
+            "0",
+            "--modes",
+            "off,local,on",
+            "--scales",
+            "1",
+        ])
+        .args(["--clients", "2", "--threads", "1", "--out"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while cell_files(&out).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!cell_files(&out).is_empty(), "no cell finished");
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let interrupted = child.wait_with_output().unwrap();
+    assert_eq!(
+        interrupted.status.code(),
+        Some(130),
+        "{}",
+        stderr(&interrupted)
+    );
+    assert!(
+        stderr(&interrupted).contains("--resume"),
+        "{}",
+        stderr(&interrupted)
+    );
+    let kept: Vec<(std::path::PathBuf, String)> = cell_files(&out)
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p, text)
+        })
+        .collect();
+    assert!(!kept.is_empty() && kept.len() < 3, "{} cells", kept.len());
+
+    check(
+        pgsyncbench()
+            .args(["sweep", "--resume"])
+            .arg(&out)
+            .output()
+            .unwrap(),
+        "resume",
+    );
+    let files = cell_files(&out);
+    assert_eq!(files.len(), 3);
+    for (path, text) in kept {
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            text,
+            "{} was run again",
+            path.display()
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(out.join("summary.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        4
+    );
+}
+
+#[test]
+fn an_invalid_plan_is_refused_before_anything_runs() {
+    let out = scratch("invalid");
+    let plan = std::env::temp_dir().join(format!("bad-plan-{}.toml", std::process::id()));
+    std::fs::write(&plan, "name = \"bad\"\nmodes = [\"on\", \"sometimes\"]\n").unwrap();
+    let started = Instant::now();
+    let run = pgsyncbench()
+        .args(["sweep", "--plan"])
+        .arg(&plan)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let err = stderr(&run);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&plan.display().to_string()), "{err}");
+    assert!(
+        err.contains("key 'modes'") && err.contains("sometimes") && err.contains("remote_apply"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "refused before starting a lab"
+    );
+    let run = pgsyncbench()
+        .args(["sweep", "--resume", "/nonexistent/results"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        stderr(&run).contains("holds no pgsyncbench results"),
+        "{}",
+        stderr(&run)
+    );
+}
