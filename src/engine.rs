@@ -12,9 +12,10 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use tokio::sync::{Notify, mpsc, watch};
 
+use crate::audit::{Commit, Ledger, TxnClass};
 use crate::conn::Target;
 use crate::metrics::{Stats, TimelinePoint};
-use crate::session::Session;
+use crate::session::{AuditSpec, Session};
 use crate::workload::{Builtin, Draw, Protocol};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +41,11 @@ pub struct EngineConfig {
     /// How long transactions still running at the end may take to finish before they are
     /// abandoned (a commit waiting for a standby that never answers must not hang the run).
     pub drain_timeout: Duration,
+    /// Audit every write transaction under this run id (the durability audit).
+    pub audit_run_id: Option<String>,
+    /// A client whose connection is lost connects again (to whichever target host accepts
+    /// writes) instead of ending: the load follows the leader through a failover.
+    pub reconnect: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +83,10 @@ pub struct Outcome {
     pub clients_lost: usize,
     /// Transactions still running when the drain timeout ran out.
     pub abandoned: usize,
+    /// Times a client connected again after losing its connection.
+    pub reconnects: usize,
+    /// Per client, what each audited transaction was told (empty without an audit).
+    pub ledgers: Vec<Ledger>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +107,7 @@ const STOP: u8 = 2;
 struct Slot {
     measured: Stats,
     warmup_transactions: u64,
+    ledger: Option<Ledger>,
 }
 
 struct Shared {
@@ -105,7 +116,10 @@ struct Shared {
     /// Clients still in their loop; after the stop signal, each of them is inside a transaction.
     running: AtomicUsize,
     lost: AtomicUsize,
+    reconnects: AtomicUsize,
     all_done: Notify,
+    /// When the load started; commits are timed from here.
+    start: std::sync::OnceLock<Instant>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -132,7 +146,9 @@ pub async fn run(
         slots: (0..config.clients).map(|_| Mutex::default()).collect(),
         running: AtomicUsize::new(config.clients),
         lost: AtomicUsize::new(0),
+        reconnects: AtomicUsize::new(0),
         all_done: Notify::new(),
+        start: std::sync::OnceLock::new(),
     });
     let (go_tx, go_rx) = watch::channel(Go::Wait);
     let (hard_stop_tx, hard_stop_rx) = watch::channel(false);
@@ -178,6 +194,7 @@ pub async fn run(
     let connection_time = connect_start.elapsed();
     let started_at = SystemTime::now();
     let start = Instant::now();
+    let _ = shared.start.set(start);
     let _ = go_tx.send(Go::Start);
 
     let mut collector = Collector {
@@ -249,7 +266,14 @@ pub async fn run(
         .measure_start
         .map(|m| end.saturating_duration_since(m))
         .unwrap_or_default();
+    let ledgers = shared
+        .slots
+        .iter()
+        .filter_map(|s| s.lock().expect("slot lock is never poisoned").ledger.take())
+        .collect();
     Ok(Outcome {
+        ledgers,
+        reconnects: shared.reconnects.load(Ordering::Acquire),
         total: collector.total,
         timeline: collector.timeline,
         measured,
@@ -362,7 +386,7 @@ impl Worker {
     }
 
     async fn work(mut self) {
-        let opened = futures_util::future::join_all(self.ids.iter().map(|_| self.open())).await;
+        let opened = futures_util::future::join_all(self.ids.iter().map(|&id| self.open(id))).await;
         let sessions: Result<Vec<Session>, EngineError> = opened.into_iter().collect();
         let sessions = match sessions {
             Ok(s) => {
@@ -400,8 +424,9 @@ impl Worker {
                     session,
                     self.shared.clone(),
                     rng,
-                    self.config.scale,
                     quota,
+                    self.config.clone(),
+                    self.target.clone(),
                 ))
             })
             .collect();
@@ -414,22 +439,35 @@ impl Worker {
         }
     }
 
-    async fn open(&self) -> Result<Session, EngineError> {
-        let conn = crate::wire::connect(&self.target)
-            .await
-            .map_err(|e| EngineError::Connect(e.to_string()))?;
-        Session::open(
-            conn,
-            self.config.builtin,
-            self.config.protocol,
-            &self.config.session_setup,
-        )
-        .await
-        .map_err(|e| EngineError::Setup {
-            target: self.target.label(),
-            reason: e.to_string(),
-        })
+    async fn open(&self, id: usize) -> Result<Session, EngineError> {
+        open_session(&self.config, &self.target, id).await
     }
+}
+
+async fn open_session(
+    config: &EngineConfig,
+    target: &Target,
+    id: usize,
+) -> Result<Session, EngineError> {
+    let conn = crate::wire::connect(target)
+        .await
+        .map_err(|e| EngineError::Connect(e.to_string()))?;
+    let audit = config.audit_run_id.as_ref().map(|run_id| AuditSpec {
+        run_id: run_id.clone(),
+        client: id as u32,
+    });
+    Session::open(
+        conn,
+        config.builtin,
+        config.protocol,
+        &config.session_setup,
+        audit.as_ref(),
+    )
+    .await
+    .map_err(|e| EngineError::Setup {
+        target: target.label(),
+        reason: e.to_string(),
+    })
 }
 
 async fn client_loop(
@@ -437,20 +475,43 @@ async fn client_loop(
     mut session: Session,
     shared: Arc<Shared>,
     mut rng: SmallRng,
-    scale: i64,
     quota: Option<u64>,
+    config: EngineConfig,
+    target: Target,
 ) {
+    let audited = config.audit_run_id.is_some() && config.builtin.writes();
+    if audited {
+        shared.slots[id]
+            .lock()
+            .expect("slot lock is never poisoned")
+            .ledger = Some(Ledger::new(id as u32));
+    }
+    let start = *shared
+        .start
+        .get()
+        .expect("the load starts before its clients");
     let mut done = 0u64;
-    loop {
+    'load: loop {
         let phase = shared.phase.load(Ordering::Acquire);
         if phase == STOP || quota.is_some_and(|q| phase == MEASURE && done >= q) {
             break;
         }
-        let draw = Draw::new(&mut rng, scale);
+        let draw = Draw::new(&mut rng, config.scale);
+        // The ledger lives in the slot so that a transaction abandoned at the drain timeout
+        // stays on record, as indeterminate, until its outcome is known.
+        let seq = if audited {
+            let mut slot = shared.slots[id]
+                .lock()
+                .expect("slot lock is never poisoned");
+            let l = slot.ledger.as_mut().expect("audited clients have a ledger");
+            let seq = l.next_seq();
+            l.outcomes.push(TxnClass::Indeterminate);
+            seq
+        } else {
+            0
+        };
         let begun = Instant::now();
-        let result = session.run_transaction(&draw).await;
-        // Notices matter to the durability audit, not here; drop them so they do not pile up.
-        session.take_notices();
+        let result = session.run_transaction(&draw, seq).await;
         let latency_us = begun.elapsed().as_micros() as u64;
         // A transaction belongs to the phase in which it completed.
         let measuring = shared.phase.load(Ordering::Acquire) != WARMUP;
@@ -459,9 +520,25 @@ async fn client_loop(
             let mut slot = shared.slots[id]
                 .lock()
                 .expect("slot lock is never poisoned");
+            if let Some(l) = slot.ledger.as_mut() {
+                let class = match &result {
+                    Ok(c) if c.warned => TxnClass::Indeterminate,
+                    Ok(_) => {
+                        l.commits.push(Commit {
+                            at: start.elapsed().as_secs_f64(),
+                            endpoint: session.endpoint(),
+                        });
+                        TxnClass::Acknowledged
+                    }
+                    Err(e) => e.class(),
+                };
+                *l.outcomes
+                    .last_mut()
+                    .expect("pushed before the transaction") = class;
+            }
             match &result {
-                Ok(()) if measuring => slot.measured.record(latency_us),
-                Ok(()) => slot.warmup_transactions += 1,
+                Ok(_) if measuring => slot.measured.record(latency_us),
+                Ok(_) => slot.warmup_transactions += 1,
                 Err(e) => {
                     if measuring {
                         slot.measured.record_failure(e.kind());
@@ -474,8 +551,22 @@ async fn client_loop(
             done += 1;
         }
         if lost {
-            shared.lost.fetch_add(1, Ordering::AcqRel);
-            break;
+            if !config.reconnect {
+                shared.lost.fetch_add(1, Ordering::AcqRel);
+                break;
+            }
+            // Follow the leader: connect again to whichever host accepts writes.
+            loop {
+                if shared.phase.load(Ordering::Acquire) == STOP {
+                    break 'load;
+                }
+                if let Ok(s) = open_session(&config, &target, id).await {
+                    session = s;
+                    shared.reconnects.fetch_add(1, Ordering::AcqRel);
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
     }
     drop(session);

@@ -1,5 +1,6 @@
 //! pgsyncbench: what PostgreSQL's synchronous_commit modes cost and buy on Patroni clusters.
 
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod conn;

@@ -264,6 +264,8 @@ async fn run_cell(
         session_setup: Vec::new(),
         seed,
         drain_timeout: Duration::from_secs(10),
+        audit_run_id: None,
+        reconnect: false,
     };
     let hlog_path: PathBuf = Results::cell_path(dir, key, "hlog");
     std::fs::create_dir_all(dir.join(results::CELLS_DIR))

@@ -553,7 +553,16 @@ fn a_sweep_with_more_clients_than_the_server_allows_is_refused_before_it_starts(
     let l = lab();
     let out = l.dir.join("too-many-clients");
     let run = with_rest_auth()
-        .args(["sweep", "--clients", "8,500", "--threads", "1", "-T", "1", "--out"])
+        .args([
+            "sweep",
+            "--clients",
+            "8,500",
+            "--threads",
+            "1",
+            "-T",
+            "1",
+            "--out",
+        ])
         .arg(&out)
         .args(patroni_args())
         .output()

@@ -296,6 +296,8 @@ async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8,
         session_setup: at.session_setup.clone(),
         seed: options.seed,
         drain_timeout: Duration::from_secs(10),
+        audit_run_id: None,
+        reconnect: false,
     };
 
     let mut hlog = match &args.hlog {

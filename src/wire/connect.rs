@@ -44,7 +44,10 @@ pub async fn connect(target: &Target) -> Result<WireConn, ConnError> {
         };
         let timeout = target.connect_timeout();
         match tokio::time::timeout(timeout, attempt).await {
-            Ok(Ok(conn)) => return Ok(conn),
+            Ok(Ok(mut conn)) => {
+                conn.endpoint = i;
+                return Ok(conn);
+            }
             Ok(Err(f)) => last = Some(f),
             Err(_) => last = Some(Failure::Timeout(timeout)),
         }

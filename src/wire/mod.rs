@@ -103,6 +103,8 @@ pub struct WireConn {
     lost: bool,
     /// First column of the first row of the last reply, when asked for.
     capture_value: Option<Option<String>>,
+    /// Which of the target's hosts this session reached (0 for a single host).
+    endpoint: usize,
 }
 
 impl WireConn {
@@ -115,7 +117,13 @@ impl WireConn {
             status: TxStatus::Idle,
             lost: false,
             capture_value: None,
+            endpoint: 0,
         }
+    }
+
+    /// Index of the target host this session is connected to.
+    pub fn endpoint(&self) -> usize {
+        self.endpoint
     }
 
     /// The session is gone (closed, I/O error or a FATAL error); nothing more can run on it.
