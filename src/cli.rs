@@ -134,6 +134,9 @@ pub struct LabUpArgs {
     /// Fast Patroni timing (loop_wait 1, ttl 10) instead of production-like (loop_wait 10, ttl 30)
     #[arg(long)]
     pub fast: bool,
+    /// Make the last N nodes read replicas outside the failover pool (tagged nosync, nofailover)
+    #[arg(long = "read-replicas", default_value_t = 0)]
+    pub read_replicas: usize,
 }
 
 #[derive(Debug, Args)]

@@ -180,7 +180,7 @@ fn duplicate<T: PartialEq + Copy>(items: &[T]) -> Option<T> {
 }
 
 /// toml's message on one line, with the line number and the key it concerns.
-fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
+pub fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
     let msg = crate::text::one_line(e.message());
     let Some(span) = e.span() else {
         return msg;

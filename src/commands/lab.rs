@@ -14,6 +14,7 @@ pub async fn lab(cmd: LabCommand) -> Result<(), Failure> {
                 } else {
                     Timing::Default
                 },
+                read_replicas: args.read_replicas,
             };
             let started = std::time::Instant::now();
             let lab = Lab::up(&spec, &mut |msg| eprintln!("lab: {msg}")).await?;

@@ -167,6 +167,7 @@ async fn on_lab(args: &RunArgs, conn: &ConnOptions, interrupt: &Interrupt) -> Re
         nodes: 3,
         dir: dir.clone(),
         timing: Timing::Fast,
+        read_replicas: 0,
     };
     let mut say = |m: &str| eprintln!("lab: {m}");
     let lab = tokio::select! {

@@ -42,6 +42,7 @@ pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
         nodes: 3,
         dir: lab_dir.clone(),
         timing: LabTiming::Fast,
+        read_replicas: 0,
     };
     let mut say = |m: &str| eprintln!("lab: {m}");
     let lab = tokio::select! {

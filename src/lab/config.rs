@@ -32,6 +32,8 @@ pub struct NodeConfig<'a> {
     pub connect_port: u16,
     pub etcd_port: u16,
     pub timing: Timing,
+    /// A read replica outside the failover pool: tagged nosync and nofailover.
+    pub read_replica: bool,
 }
 
 /// Patroni's configuration for one node. Trust authentication on loopback only: the lab holds
@@ -102,10 +104,10 @@ postgresql:
     log_min_messages: warning
 
 tags:
-  nofailover: false
+  nofailover: {read_replica}
   noloadbalance: false
   clonefrom: false
-  nosync: false
+  nosync: {read_replica}
 "#,
         scope = c.scope,
         name = c.name,
@@ -114,6 +116,7 @@ tags:
         pg = c.pg_port,
         connect = c.connect_port,
         bin = c.pg_bin.display(),
+        read_replica = c.read_replica,
     );
     y
 }
@@ -133,6 +136,7 @@ mod tests {
             connect_port: 6101,
             etcd_port: 5001,
             timing,
+            read_replica: false,
         })
     }
 

@@ -96,6 +96,8 @@ pub struct LabSpec {
     pub nodes: usize,
     pub dir: PathBuf,
     pub timing: Timing,
+    /// How many of the last nodes are read replicas (tagged nosync and nofailover).
+    pub read_replicas: usize,
 }
 
 /// Programs the lab needs, found on this machine.
@@ -208,6 +210,7 @@ impl Lab {
                 connect_port: pg_port,
                 etcd_port: ports[0],
                 timing: spec.timing,
+                read_replica: i >= spec.nodes - spec.read_replicas.min(spec.nodes - 2),
             });
             std::fs::write(node_dir.join("patroni.yml"), yaml)
                 .map_err(io_err("cannot write patroni.yml"))?;
@@ -433,6 +436,92 @@ impl Lab {
                 .unwrap_or(5432)
         });
         Ok(format!("postgresql://postgres@127.0.0.1:{port}/postgres"))
+    }
+
+    pub fn node(&self, name: &str) -> Option<&NodeState> {
+        self.state.nodes.iter().find(|n| n.name == name)
+    }
+
+    fn node_index(&self, name: &str) -> Result<usize, LabError> {
+        self.state
+            .nodes
+            .iter()
+            .position(|n| n.name == name)
+            .ok_or_else(|| LabError::NotReady(format!("the lab has no member named {name}")))
+    }
+
+    /// kill -9 of a member's postmaster (its Patroni restarts it unless stopped).
+    pub fn kill_postmaster(&self, name: &str) -> Result<Option<u32>, LabError> {
+        let node = &self.state.nodes[self.node_index(name)?];
+        Ok(process::postmaster_pid(&node.data_dir()).filter(|&pm| process::signal(pm, libc::SIGKILL)))
+    }
+
+    /// SIGSTOP (true) or SIGCONT (false) to a member's Patroni: it stops acting, PostgreSQL runs on.
+    pub fn pause_patroni(&self, name: &str, pause: bool) -> Result<(), LabError> {
+        let node = &self.state.nodes[self.node_index(name)?];
+        process::signal(node.pid, if pause { libc::SIGSTOP } else { libc::SIGCONT });
+        Ok(())
+    }
+
+    /// The member goes away: its Patroni is stopped (SIGSTOP, so it cannot restart anything)
+    /// and its postmaster killed. `start_member` brings it back.
+    pub fn stop_member(&self, name: &str) -> Result<(), LabError> {
+        self.pause_patroni(name, true)?;
+        self.kill_postmaster(name)?;
+        Ok(())
+    }
+
+    /// The member crashes: kill -9 of its Patroni and of its postmaster.
+    pub fn crash_member(&self, name: &str) -> Result<(), LabError> {
+        let node = &self.state.nodes[self.node_index(name)?];
+        process::signal(node.pid, libc::SIGKILL);
+        self.kill_postmaster(name)?;
+        process::wait_gone(&[node.pid], Duration::from_secs(5));
+        Ok(())
+    }
+
+    /// Brings a member back: continues its Patroni if stopped, starts a new one if it died.
+    pub fn start_member(&mut self, name: &str) -> Result<(), LabError> {
+        let i = self.node_index(name)?;
+        let node = &self.state.nodes[i];
+        if process::alive(node.pid) {
+            process::signal(node.pid, libc::SIGCONT);
+            return Ok(());
+        }
+        let pid = process::spawn_daemon(
+            &self.state.patroni_program,
+            &[node.dir.join("patroni.yml").as_os_str()],
+            &node.dir,
+            &node.dir.join("patroni.log"),
+            self.user.as_ref(),
+        )
+        .map_err(io_err("cannot start Patroni"))?;
+        self.state.nodes[i].pid = pid;
+        self.save()
+    }
+
+    /// The DCS goes away (etcd stopped) until `start_etcd`.
+    pub fn stop_etcd(&self) -> Result<(), LabError> {
+        let pid = self.state.etcd.pid;
+        process::signal(pid, libc::SIGTERM);
+        if !process::wait_gone(&[pid], Duration::from_secs(10)).is_empty() {
+            process::signal(pid, libc::SIGKILL);
+        }
+        Ok(())
+    }
+
+    pub fn etcd_running(&self) -> bool {
+        process::alive(self.state.etcd.pid)
+    }
+
+    /// Members whose Patroni is not running or is stopped, for undoing faults.
+    pub fn members_down(&self) -> Vec<String> {
+        self.state
+            .nodes
+            .iter()
+            .filter(|n| !process::alive(n.pid) || process::stopped(n.pid))
+            .map(|n| n.name.clone())
+            .collect()
     }
 
     pub fn open(dir: &Path) -> Result<Lab, LabError> {

@@ -119,6 +119,14 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
+/// Whether `pid` is stopped (SIGSTOP).
+pub fn stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('T')))
+        .unwrap_or(false)
+}
+
 pub fn signal(pid: u32, sig: i32) -> bool {
     pid > 0 && unsafe { libc::kill(pid as i32, sig) } == 0
 }

@@ -1,0 +1,450 @@
+//! Scenario files (workloads/scenarios/*.toml): cluster settings, a workload, timed actions
+//! (faults), and what should happen. Everything is checked before anything runs.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::control::SyncMode;
+use crate::mode::SyncCommit;
+use crate::workload::{Builtin, Protocol};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub lab: LabShape,
+    #[serde(default)]
+    pub cluster: ClusterSettings,
+    pub workload: WorkloadSpec,
+    /// Seconds to wait after the load for the cluster to be whole again before the audit.
+    #[serde(default = "default_settle")]
+    pub settle: u64,
+    #[serde(default)]
+    pub actions: Vec<ActionSpec>,
+    /// The scenario runs once per variant (each overriding cluster settings); once without.
+    #[serde(default)]
+    pub variants: Vec<Variant>,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+fn default_settle() -> u64 {
+    90
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabShape {
+    pub nodes: usize,
+}
+
+impl Default for LabShape {
+    fn default() -> Self {
+        LabShape { nodes: 3 }
+    }
+}
+
+/// Dynamic configuration set through Patroni before the load (and put back after).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    pub synchronous_mode: Option<SyncMode>,
+    pub strict: Option<bool>,
+    pub node_count: Option<u32>,
+    pub failsafe_mode: Option<bool>,
+    pub synchronous_commit: Option<SyncCommit>,
+}
+
+impl ClusterSettings {
+    /// These settings with `over`'s taking precedence.
+    pub fn overridden_by(&self, over: &ClusterSettings) -> ClusterSettings {
+        ClusterSettings {
+            synchronous_mode: over.synchronous_mode.or(self.synchronous_mode),
+            strict: over.strict.or(self.strict),
+            node_count: over.node_count.or(self.node_count),
+            failsafe_mode: over.failsafe_mode.or(self.failsafe_mode),
+            synchronous_commit: over.synchronous_commit.or(self.synchronous_commit),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    #[serde(default = "default_builtin")]
+    pub builtin: Builtin,
+    #[serde(default = "default_clients")]
+    pub clients: usize,
+    #[serde(default = "default_threads")]
+    pub threads: usize,
+    /// Seconds of load; actions happen within it.
+    pub duration: u64,
+    #[serde(default = "default_scale")]
+    pub scale: i64,
+    #[serde(default = "default_protocol")]
+    pub protocol: Protocol,
+}
+
+fn default_builtin() -> Builtin {
+    Builtin::TpcbLike
+}
+fn default_clients() -> usize {
+    4
+}
+fn default_threads() -> usize {
+    2
+}
+fn default_scale() -> i64 {
+    1
+}
+fn default_protocol() -> Protocol {
+    Protocol::Prepared
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionKind {
+    /// kill -9 of the member's postmaster (lab).
+    KillPostmaster,
+    /// kill -9 of the member's Patroni and postmaster: the node crashes (lab).
+    CrashMember,
+    /// The member goes away until started: Patroni stopped (SIGSTOP), postmaster killed (lab).
+    StopMember,
+    /// Brings a stopped or crashed member back (lab).
+    StartMember,
+    /// SIGSTOP to the member's Patroni (lab).
+    StopPatroni,
+    /// SIGCONT to the member's Patroni (lab).
+    ContinuePatroni,
+    /// The DCS goes away (lab).
+    StopEtcd,
+    StartEtcd,
+    /// POST /switchover to `candidate` (any healthy standby when absent).
+    Switchover,
+    /// POST /failover to `candidate`.
+    Failover,
+    /// POST /restart on the member.
+    Restart,
+    /// PATCH /config with `config`.
+    Patch,
+    /// A shell command, for faults on real clusters (`kubectl delete pod ...`).
+    Shell,
+}
+
+impl ActionKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionKind::KillPostmaster => "kill-postmaster",
+            ActionKind::CrashMember => "crash-member",
+            ActionKind::StopMember => "stop-member",
+            ActionKind::StartMember => "start-member",
+            ActionKind::StopPatroni => "stop-patroni",
+            ActionKind::ContinuePatroni => "continue-patroni",
+            ActionKind::StopEtcd => "stop-etcd",
+            ActionKind::StartEtcd => "start-etcd",
+            ActionKind::Switchover => "switchover",
+            ActionKind::Failover => "failover",
+            ActionKind::Restart => "restart",
+            ActionKind::Patch => "patch",
+            ActionKind::Shell => "shell",
+        }
+    }
+
+    /// Needs the lab's processes.
+    pub fn lab_only(self) -> bool {
+        matches!(
+            self,
+            ActionKind::KillPostmaster
+                | ActionKind::CrashMember
+                | ActionKind::StopMember
+                | ActionKind::StartMember
+                | ActionKind::StopPatroni
+                | ActionKind::ContinuePatroni
+                | ActionKind::StopEtcd
+                | ActionKind::StartEtcd
+        )
+    }
+
+    fn needs_member(self) -> bool {
+        matches!(
+            self,
+            ActionKind::KillPostmaster
+                | ActionKind::CrashMember
+                | ActionKind::StopMember
+                | ActionKind::StartMember
+                | ActionKind::StopPatroni
+                | ActionKind::ContinuePatroni
+                | ActionKind::Restart
+        )
+    }
+
+    /// Takes something away (its time is a fault for the availability figures).
+    pub fn is_fault(self) -> bool {
+        matches!(
+            self,
+            ActionKind::KillPostmaster
+                | ActionKind::CrashMember
+                | ActionKind::StopMember
+                | ActionKind::StopPatroni
+                | ActionKind::StopEtcd
+                | ActionKind::Switchover
+                | ActionKind::Failover
+                | ActionKind::Restart
+                | ActionKind::Shell
+        )
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionSpec {
+    /// Seconds after the load starts.
+    pub at: f64,
+    #[serde(rename = "do")]
+    pub kind: ActionKind,
+    /// leader, sync_standby, replica, standby (one non-leader), standbys (all), a member's
+    /// name, or @label (the members an earlier action chose).
+    pub member: Option<String>,
+    /// Names the chosen members for later actions (`member = "@label"`).
+    pub label: Option<String>,
+    pub candidate: Option<String>,
+    /// For `patch`: the dynamic configuration change.
+    pub config: Option<toml::Table>,
+    /// For `shell`.
+    pub command: Option<String>,
+    /// For `shell`: seconds before the command is killed.
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub label: String,
+    #[serde(default)]
+    pub cluster: ClusterSettings,
+    /// Replaces the scenario's expectations for this variant when given.
+    pub expect: Option<Expect>,
+}
+
+/// What should happen; each given key is checked and reported as passed or failed.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Acknowledged commits lost, at most.
+    pub lost: Option<u64>,
+    /// Longest window without a commit, at most (seconds).
+    pub max_write_gap: Option<f64>,
+    /// Longest window without a commit, at least (seconds): writes must block.
+    pub min_write_gap: Option<f64>,
+    /// Commits happen after the last fault.
+    pub writes_after_faults: Option<bool>,
+    /// The leader changes (true) or stays (false).
+    pub leader_changes: Option<bool>,
+    /// Another member becomes synchronous standby (true) or none does (false).
+    pub sync_standby_changes: Option<bool>,
+    /// Some transactions fail (true) or none do (false).
+    pub failures: Option<bool>,
+    /// At most this many members claim to be primary at one moment.
+    pub max_primaries: Option<u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot read scenario {file}: {reason}")]
+    Read { file: String, reason: String },
+    #[error("invalid scenario {file}: {reason}")]
+    Invalid { file: String, reason: String },
+}
+
+/// The roles a member selector may name.
+pub const ROLE_SELECTORS: [&str; 5] = ["leader", "sync_standby", "replica", "standby", "standbys"];
+
+impl Scenario {
+    pub fn load(path: &Path) -> Result<Scenario, SpecError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| SpecError::Read {
+            file: file.clone(),
+            reason: e.to_string(),
+        })?;
+        let s: Scenario = toml::from_str(&text).map_err(|e| SpecError::Invalid {
+            file: file.clone(),
+            reason: crate::plan::describe_toml_error(&e, &text),
+        })?;
+        s.check(&file)?;
+        Ok(s)
+    }
+
+    /// Checks what can be checked without a cluster.
+    pub fn check(&self, file: &str) -> Result<(), SpecError> {
+        let invalid = |reason: String| SpecError::Invalid {
+            file: file.to_string(),
+            reason,
+        };
+        let w = &self.workload;
+        if w.duration == 0 || w.clients == 0 || w.threads == 0 || w.threads > w.clients || w.scale < 1 {
+            return Err(invalid(
+                "[workload] needs duration > 0, clients >= threads >= 1 and scale >= 1".into(),
+            ));
+        }
+        if !w.builtin.writes() {
+            return Err(invalid(format!(
+                "[workload] builtin {} does not write: the durability audit needs a write workload",
+                w.builtin.name()
+            )));
+        }
+        if !(2..=9).contains(&self.lab.nodes) {
+            return Err(invalid("[lab] nodes must be 2 to 9".into()));
+        }
+        let mut labels: Vec<&str> = Vec::new();
+        for (i, a) in self.actions.iter().enumerate() {
+            let n = i + 1;
+            let name = a.kind.name();
+            if !(0.0..=w.duration as f64).contains(&a.at) {
+                return Err(invalid(format!(
+                    "action {n} ({name}) at {} s is outside the {} s of load",
+                    a.at, w.duration
+                )));
+            }
+            if a.kind.needs_member() && a.member.is_none() {
+                return Err(invalid(format!(
+                    "action {n} ({name}) needs `member`: one of {}, a member's name, or @label",
+                    ROLE_SELECTORS.join(", ")
+                )));
+            }
+            if let Some(m) = &a.member {
+                if let Some(label) = m.strip_prefix('@') {
+                    if !labels.contains(&label) {
+                        return Err(invalid(format!(
+                            "action {n} ({name}) refers to @{label}, which no earlier action labels"
+                        )));
+                    }
+                } else if m.is_empty() {
+                    return Err(invalid(format!("action {n} ({name}) has an empty member")));
+                }
+            }
+            if a.kind == ActionKind::Failover && a.candidate.is_none() {
+                return Err(invalid(format!("action {n} (failover) needs `candidate`")));
+            }
+            if a.kind == ActionKind::Patch && a.config.is_none() {
+                return Err(invalid(format!("action {n} (patch) needs `config`")));
+            }
+            if a.kind == ActionKind::Shell && a.command.is_none() {
+                return Err(invalid(format!("action {n} (shell) needs `command`")));
+            }
+            if let Some(l) = &a.label {
+                labels.push(l);
+            }
+        }
+        Ok(())
+    }
+
+    /// Lab-only actions, by position and name (refused against a cluster pgsyncbench did not start).
+    pub fn lab_only_actions(&self) -> Vec<String> {
+        self.actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.kind.lab_only())
+            .map(|(i, a)| format!("action {} ({})", i + 1, a.kind.name()))
+            .collect()
+    }
+
+    /// (label, settings, expectations) of each run.
+    pub fn runs(&self) -> Vec<(String, ClusterSettings, Expect)> {
+        if self.variants.is_empty() {
+            return vec![("default".into(), self.cluster.clone(), self.expect.clone())];
+        }
+        self.variants
+            .iter()
+            .map(|v| {
+                (
+                    v.label.clone(),
+                    self.cluster.overridden_by(&v.cluster),
+                    v.expect.clone().unwrap_or_else(|| self.expect.clone()),
+                )
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Scenario, String> {
+        let s: Scenario = toml::from_str(text).map_err(|e| e.to_string())?;
+        s.check("s.toml").map_err(|e| e.to_string())?;
+        Ok(s)
+    }
+
+    const BASE: &str = "name = \"x\"\n[workload]\nduration = 30\n";
+
+    #[test]
+    fn a_minimal_scenario_takes_defaults() {
+        let s = parse(BASE).unwrap();
+        assert_eq!(s.workload.clients, 4);
+        assert_eq!(s.lab.nodes, 3);
+        assert_eq!(s.runs().len(), 1);
+    }
+
+    #[test]
+    fn unknown_actions_and_keys_are_refused() {
+        let e = parse(&format!("{BASE}[[actions]]\nat = 5\ndo = \"explode\"\n")).unwrap_err();
+        assert!(e.contains("explode") && e.contains("crash-member"), "{e}");
+        let e = parse(&format!("{BASE}[[actions]]\nat = 5\ndo = \"stop-etcd\"\nmembr = \"x\"\n")).unwrap_err();
+        assert!(e.contains("membr"), "{e}");
+    }
+
+    #[test]
+    fn actions_are_checked_for_what_they_need() {
+        let e = parse(&format!("{BASE}[[actions]]\nat = 5\ndo = \"crash-member\"\n")).unwrap_err();
+        assert!(e.contains("action 1 (crash-member) needs `member`"), "{e}");
+        let e = parse(&format!("{BASE}[[actions]]\nat = 50\ndo = \"stop-etcd\"\n")).unwrap_err();
+        assert!(e.contains("outside the 30 s"), "{e}");
+        let e = parse(&format!("{BASE}[[actions]]\nat = 5\ndo = \"start-member\"\nmember = \"@gone\"\n")).unwrap_err();
+        assert!(e.contains("@gone"), "{e}");
+        let ok = parse(&format!(
+            "{BASE}[[actions]]\nat = 5\ndo = \"stop-member\"\nmember = \"leader\"\nlabel = \"old\"\n[[actions]]\nat = 9\ndo = \"start-member\"\nmember = \"@old\"\n"
+        ));
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    #[test]
+    fn a_read_only_workload_cannot_be_audited() {
+        let e = parse("name = \"x\"\n[workload]\nduration = 5\nbuiltin = \"select-only\"\n").unwrap_err();
+        assert!(e.contains("does not write"), "{e}");
+    }
+
+    #[test]
+    fn variants_override_cluster_settings_and_expectations() {
+        let s = parse(&format!(
+            "{BASE}[cluster]\nsynchronous_mode = \"on\"\nsynchronous_commit = \"on\"\n[expect]\nlost = 0\n\
+             [[variants]]\nlabel = \"sync\"\n[[variants]]\nlabel = \"async\"\ncluster = {{ synchronous_mode = \"off\" }}\nexpect = {{}}\n"
+        ))
+        .unwrap();
+        let runs = s.runs();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0].1.synchronous_mode, Some(SyncMode::On));
+        assert_eq!(runs[0].2.lost, Some(0));
+        assert_eq!(runs[1].1.synchronous_mode, Some(SyncMode::Off));
+        assert_eq!(runs[1].1.synchronous_commit, Some(SyncCommit::On));
+        assert_eq!(runs[1].2.lost, None);
+    }
+
+    #[test]
+    fn committed_scenarios_are_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/scenarios");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                Scenario::load(&path).unwrap();
+                n += 1;
+            }
+        }
+        assert!(n >= 5);
+    }
+}
