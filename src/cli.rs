@@ -31,6 +31,8 @@ pub enum Command {
     Run(RunArgs),
     /// Run every cell of a plan (modes x scales x clients x threads x repetitions) and report
     Sweep(SweepArgs),
+    /// Run a failure scenario with a durability audit (workloads/scenarios/*.toml)
+    Scenario(ScenarioArgs),
     /// A local etcd + Patroni + PostgreSQL cluster to measure on
     #[command(subcommand)]
     Lab(LabCommand),
@@ -98,6 +100,27 @@ pub struct SweepArgs {
     /// Measure remote modes even when no synchronous standby is attached (recorded per cell)
     #[arg(long = "allow-no-sync-standby")]
     pub allow_no_sync_standby: bool,
+    /// Database user and name on the members (hosts come from Patroni)
+    #[arg(short = 'U', long = "username", value_name = "USERNAME")]
+    pub user: Option<String>,
+    #[arg(short = 'd', long = "dbname", value_name = "DBNAME")]
+    pub dbname: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct ScenarioArgs {
+    /// Scenario file (TOML)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub patroni: PatroniArgs,
+    /// Also write the scenario result (JSON) to this file
+    #[arg(long, value_name = "OUT")]
+    pub json: Option<PathBuf>,
+    /// Folder for the result and the saved configuration [default: bench-results/<time>-<name>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Database user and name on the members (hosts come from Patroni)
     #[arg(short = 'U', long = "username", value_name = "USERNAME")]
     pub user: Option<String>,

@@ -21,6 +21,7 @@ pub mod progress;
 pub mod result;
 pub mod results;
 pub mod sampler;
+pub mod scenario;
 pub mod server;
 pub mod session;
 pub mod status;

@@ -187,7 +187,7 @@ pub struct PatroniInfo {
 }
 
 /// One entry of GET /history: a timeline switch.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     pub timeline: u64,
     pub lsn: u64,

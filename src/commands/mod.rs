@@ -4,6 +4,7 @@ pub mod cluster;
 pub mod init;
 pub mod lab;
 pub mod run;
+pub mod scenario;
 pub mod sweep;
 
 /// A command's failure: a one-line message and the exit code it maps to.
