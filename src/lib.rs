@@ -18,6 +18,7 @@ pub mod result;
 pub mod results;
 pub mod server;
 pub mod session;
+pub mod stats;
 pub mod status;
 pub mod summary;
 pub mod text;
