@@ -4,6 +4,7 @@ pub mod cli;
 pub mod commands;
 pub mod conn;
 pub mod control;
+pub mod doc;
 pub mod engine;
 pub mod hlog;
 pub mod init;
