@@ -35,6 +35,16 @@ pub enum Command {
     /// Inspect a Patroni cluster and switch its synchronous settings
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Write report.md and report.html for a sweep's results folder
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct ReportArgs {
+    /// Results folder a sweep wrote
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,7 @@ pub mod patroni;
 pub mod pgerror;
 pub mod pgpass;
 pub mod progress;
+pub mod report;
 pub mod result;
 pub mod results;
 pub mod server;

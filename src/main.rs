@@ -24,6 +24,7 @@ fn main() -> ExitCode {
             Command::Run(args) => commands::run::run(args).await,
             Command::Lab(cmd) => commands::lab::lab(cmd).await.map(|()| 0),
             Command::Cluster(cmd) => commands::cluster::cluster(cmd).await.map(|()| 0),
+            Command::Report(args) => commands::report::report(args),
         }
     });
     match result {

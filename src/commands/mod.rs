@@ -3,6 +3,7 @@
 pub mod cluster;
 pub mod init;
 pub mod lab;
+pub mod report;
 pub mod run;
 
 /// A command's failure: a one-line message and the exit code it maps to.
