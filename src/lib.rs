@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod conn;
 pub mod control;
 pub mod doc;
