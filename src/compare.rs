@@ -21,6 +21,10 @@ pub enum CompareError {
         "no cell of {new} matches one of {base} (same workload, scale, clients, threads, RTT and mode): compare sweeps of the same plan"
     )]
     NothingMatched { base: String, new: String },
+    #[error(
+        "the cells that match have too few seconds with transactions to compare (at least 2 a side): measure longer"
+    )]
+    TooFewSamples,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +120,7 @@ pub fn compare(
     };
     let (kb, kn) = (keys(&sb), keys(&sn));
     let mut rows = Vec::new();
+    let mut notes = Vec::new();
     for (group, mode) in kb.intersection(&kn) {
         let runs = |s: &Sorted| -> ModeRuns { s.groups[group][mode].clone() };
         let (rb, rn) = (runs(&sb), runs(&sn));
@@ -124,6 +129,9 @@ pub fn compare(
             rn.figures(),
             stats::between_sweeps(&rb, &rn, Bootstrap::default()),
         ) else {
+            notes.push(format!(
+                "{group} {mode}: too few seconds with transactions for an interval, not compared"
+            ));
             continue;
         };
         for (metric, change) in Metric::ALL.into_iter().zip(changes) {
@@ -137,6 +145,9 @@ pub fn compare(
                 change,
             });
         }
+    }
+    if rows.is_empty() && kb.intersection(&kn).next().is_some() {
+        return Err(CompareError::TooFewSamples);
     }
     if rows.is_empty() {
         return Err(CompareError::NothingMatched {
@@ -160,7 +171,7 @@ pub fn compare(
         only_base: kb.difference(&kn).copied().collect(),
         only_new: kn.difference(&kb).copied().collect(),
         excluded,
-        notes: differences(base, new),
+        notes: notes.into_iter().chain(differences(base, new)).collect(),
     })
 }
 

@@ -68,6 +68,11 @@ pub enum Warning {
         group: GroupKey,
         baseline: SyncCommit,
     },
+    /// Both sides have figures but too few seconds with transactions for an interval.
+    NoInterval {
+        group: GroupKey,
+        mode: SyncCommit,
+    },
     Failures {
         cell: String,
         failed: u64,
@@ -111,6 +116,11 @@ impl fmt::Display for Warning {
             Warning::NoBaseline { group, baseline } => write!(
                 f,
                 "{group}: no {baseline} cell counts, so this group shows no changes against the baseline"
+            ),
+            Warning::NoInterval { group, mode } => write!(
+                f,
+                "{group}: {mode} and the baseline have too few seconds with transactions for an \
+                 interval (at least 2 on each side), so no change is shown"
             ),
             Warning::Failures {
                 cell,
@@ -483,14 +493,21 @@ pub fn warnings(results: &Results, sorted: &Sorted, groups: &[GroupReport]) -> V
     }
     let baseline = results.manifest.plan.baseline;
     for g in groups {
-        if g.rows
-            .iter()
-            .any(|r| r.mode == baseline && r.figures.is_none())
-        {
+        let base = g.rows.iter().find(|r| r.mode == baseline);
+        if base.is_none_or(|r| r.figures.is_none()) {
             out.push(Warning::NoBaseline {
                 group: g.group,
                 baseline,
             });
+            continue;
+        }
+        for r in &g.rows {
+            if r.mode != baseline && r.figures.is_some() && r.changes.is_none() {
+                out.push(Warning::NoInterval {
+                    group: g.group,
+                    mode: r.mode,
+                });
+            }
         }
     }
     for c in &results.cells {

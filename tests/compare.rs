@@ -159,3 +159,29 @@ fn unusable_input_exits_2_with_one_line() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("not a percentage"), "{err}");
 }
+
+#[test]
+fn single_runs_with_too_few_seconds_cannot_be_compared() {
+    let mut r = load("sweep-small");
+    r.cells.retain(|c| c.cell.repetition == 1);
+    for c in &mut r.cells {
+        c.run.timeline.truncate(1);
+    }
+    let e = compare::compare(&r, &r, 5.0).unwrap_err();
+    assert!(e.to_string().contains("too few seconds"), "{e}");
+    // With one mode still measurable, the others are named instead.
+    let mut ok = r.clone();
+    ok.cells = load("sweep-small").cells;
+    ok.cells.retain(|c| c.cell.repetition == 1);
+    ok.cells
+        .iter_mut()
+        .filter(|c| c.cell.mode != SyncCommit::Off)
+        .for_each(|c| c.run.timeline.truncate(1));
+    let c = compare::compare(&ok, &ok, 5.0).unwrap();
+    assert_eq!(c.rows.len(), 4, "only off");
+    assert!(
+        c.markdown().contains("remote_apply: too few seconds"),
+        "{}",
+        c.markdown()
+    );
+}

@@ -228,6 +228,30 @@ fn a_group_without_its_baseline_shows_no_changes_and_says_why() {
 }
 
 #[test]
+fn a_change_without_enough_seconds_for_an_interval_is_not_shown() {
+    let mut r = load(FIXTURE);
+    r.cells.retain(|c| c.cell.repetition == 1);
+    let cell = r
+        .cells
+        .iter_mut()
+        .find(|c| c.cell.mode == SyncCommit::RemoteWrite)
+        .unwrap();
+    cell.run.timeline.truncate(1);
+    let group = cell.cell.group();
+    let md = report::render_markdown(&r, &[]);
+    let row = headline_row(&md, SyncCommit::RemoteWrite);
+    assert!(row.ends_with("| — | — | — | — |"), "{row}");
+    assert!(Report::of(&r).warnings.contains(&Warning::NoInterval {
+        group,
+        mode: SyncCommit::RemoteWrite
+    }));
+    assert!(
+        md.contains("remote_write and the baseline have too few seconds"),
+        "{md}"
+    );
+}
+
+#[test]
 fn noise_is_marked_when_an_interval_includes_zero() {
     // Against itself (remote_write with off's figures), every change is noise.
     let mut r = load(FIXTURE);
