@@ -31,6 +31,8 @@ impl Tone {
     }
 }
 
+/// A table cell. A line break in `text` sets off a detail: HTML shows it on a smaller second line,
+/// Markdown after a space.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Cell {
     pub text: String,
@@ -220,15 +222,16 @@ impl Doc {
 
 const STYLE: &str = "
 body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d1f21;background:#fff;margin:0}
-main{max-width:1200px;margin:0 auto;padding:1.5rem 2rem 3rem}
+main{max-width:1400px;margin:0 auto;padding:1.5rem 2rem 3rem}
 h1{font-size:1.6rem;margin:.5rem 0 1rem}h2{font-size:1.3rem;margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 h3{font-size:1.05rem;margin-top:1.6rem}
-table{border-collapse:collapse;margin:.6rem 0 1rem;font-variant-numeric:tabular-nums}
-th,td{border:1px solid #d6d6d6;padding:.25rem .55rem;vertical-align:top}
+div.table{overflow-x:auto;margin:.6rem 0 1rem}
+table{border-collapse:collapse;font-size:13.5px;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #d6d6d6;padding:.25rem .55rem;vertical-align:top;white-space:nowrap}
 th{background:#f3f4f6;text-align:left}
 td.r,th.r{text-align:right;white-space:nowrap}
 tr:nth-child(even) td{background:#fafafa}
-.muted{color:#777}.warn{color:#9a5b00;font-weight:600}.bad{color:#b3261e;font-weight:700}.good{color:#1e7b34;font-weight:600}
+td small{color:#555;font-size:12px}.muted{color:#777}.warn{color:#9a5b00;font-weight:600}.bad{color:#b3261e;font-weight:700}.good{color:#1e7b34;font-weight:600}
 pre{background:#f6f8fa;padding:.7rem;overflow-x:auto;font-size:13px}
 figure{margin:1rem 0 1.6rem}figure svg{max-width:100%;height:auto}figcaption{color:#555;font-size:.9rem}
 ";
@@ -321,7 +324,8 @@ fn html_text(text: &str) -> String {
 }
 
 fn html_table(out: &mut String, t: &Table) {
-    out.push_str("<table>\n<thead><tr>");
+    // Wide tables scroll inside their own box instead of widening the page.
+    out.push_str("<div class=\"table\"><table>\n<thead><tr>");
     for (h, a) in &t.head {
         let class = if *a == Align::Right {
             " class=\"r\""
@@ -338,20 +342,23 @@ fn html_table(out: &mut String, t: &Table) {
                 .into_iter()
                 .flatten()
                 .collect();
+            let text = match c.text.split_once('\n') {
+                Some((main, detail)) => format!(
+                    "{}<br><small>{}</small>",
+                    html_text(main),
+                    html_text(detail).replace('\n', " ")
+                ),
+                None => html_text(&c.text),
+            };
             if classes.is_empty() {
-                let _ = write!(out, "<td>{}</td>", html_text(&c.text));
+                let _ = write!(out, "<td>{text}</td>");
             } else {
-                let _ = write!(
-                    out,
-                    "<td class=\"{}\">{}</td>",
-                    classes.join(" "),
-                    html_text(&c.text)
-                );
+                let _ = write!(out, "<td class=\"{}\">{text}</td>", classes.join(" "));
             }
         }
         out.push_str("</tr>\n");
     }
-    out.push_str("</tbody>\n</table>\n");
+    out.push_str("</tbody>\n</table></div>\n");
 }
 
 /// The `<svg>` element of an SVG file: an XML declaration or doctype may not stand inside HTML.
@@ -372,7 +379,10 @@ mod tests {
         d.push(Block::Paragraph("a * b | c_d _e [x] [y](z)".into()));
         let mut t = Table::new(&[("mode", Align::Left), ("TPS", Align::Right)]);
         t.row(vec!["remote_apply".into(), Cell::new("-34.0%", Tone::Bad)]);
-        t.row(vec!["a|b".into(), Cell::new("+1.0%", Tone::Muted)]);
+        t.row(vec![
+            "a|b".into(),
+            Cell::new("+1.0%\n[-1, +3]", Tone::Muted),
+        ]);
         d.push(Block::Table(t));
         d.push(Block::Pre("one ```\ntwo".into()));
         d.push(Block::Figure {
@@ -390,7 +400,7 @@ mod tests {
         assert!(md.contains("a \\* b \\| c_d \\_e [x] [y\\](z)"), "{md}");
         assert!(
             md.contains(
-                "| mode | TPS |\n|---|---:|\n| remote_apply | **-34.0%** |\n| a\\|b | +1.0% |\n"
+                "| mode | TPS |\n|---|---:|\n| remote_apply | **-34.0%** |\n| a\\|b | +1.0% [-1, +3] |\n"
             ),
             "{md}"
         );
@@ -404,6 +414,10 @@ mod tests {
         assert!(html.contains("<h1>Report &lt;one&gt;</h1>"));
         assert!(html.contains("<td class=\"r bad\">-34.0%</td>"), "{html}");
         assert!(html.contains("<td>a|b</td>"));
+        assert!(
+            html.contains("<td class=\"r muted\">+1.0%<br><small>[-1, +3]</small></td>"),
+            "{html}"
+        );
         assert!(html.contains("<figure>\n<svg xmlns"), "{html}");
         assert!(!html.contains("<?xml"));
         assert!(html.trim_end().ends_with("</html>"));

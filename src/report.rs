@@ -716,7 +716,7 @@ fn environment(doc: &mut Doc, results: &Results) {
 fn change_cell(c: &Change) -> Cell {
     let dagger = if c.method.is_bootstrap() { " †" } else { "" };
     let text = format!(
-        "{}% [{}, {}]{dagger}",
+        "{}%\n[{}, {}]{dagger}",
         pct(c.percent()),
         pct(c.low_percent()),
         pct(c.high_percent())
