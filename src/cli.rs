@@ -39,6 +39,41 @@ pub enum Command {
     /// Inspect a Patroni cluster and switch its synchronous settings
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Write report.md and report.html for a sweep's results folder
+    Report(ReportArgs),
+    /// Compare two sweeps' results; exit 1 when something regressed beyond the threshold
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct ReportArgs {
+    /// Results folder a sweep wrote
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct CompareArgs {
+    /// Results folder of the baseline sweep
+    #[arg(value_name = "BASE_DIR")]
+    pub base: PathBuf,
+    /// Results folder of the sweep to judge
+    #[arg(value_name = "NEW_DIR")]
+    pub new: PathBuf,
+    /// Percent a change's whole 95% interval must lie beyond to count
+    #[arg(long, value_name = "PCT", default_value_t = crate::compare::DEFAULT_THRESHOLD_PCT, value_parser = parse_threshold, allow_negative_numbers = true)]
+    pub threshold: f64,
+}
+
+fn parse_threshold(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a percentage: give a number of 0 or more, e.g. 5"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -26,6 +26,8 @@ fn main() -> ExitCode {
             Command::Scenario(args) => commands::scenario::scenario(args).await,
             Command::Lab(cmd) => commands::lab::lab(cmd).await.map(|()| 0),
             Command::Cluster(cmd) => commands::cluster::cluster(cmd).await.map(|()| 0),
+            Command::Report(args) => commands::report::report(args),
+            Command::Compare(args) => commands::compare::compare(args),
         }
     });
     match result {

@@ -1,8 +1,10 @@
 //! One function per subcommand: options in, work done through the library, output out.
 
 pub mod cluster;
+pub mod compare;
 pub mod init;
 pub mod lab;
+pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod sweep;
