@@ -120,7 +120,7 @@ async fn on_cluster(
         };
         runner::run(scenario, &mut ctx, &mut |m| eprintln!("{m}")).await
     };
-    if let Some(lab) = lab.as_deref_mut() {
+    if let Some(lab) = lab {
         // An error may have left members or etcd down: bring them back before restoring.
         if !lab.etcd_running() {
             let _ = lab.start_etcd();

@@ -67,7 +67,8 @@ impl ScenarioResult {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActionRecord {
-    /// Planned time, and when it happened (seconds since the load started).
+    /// Planned time, and when it was done (seconds since the load started): the fault is in
+    /// place from `t` on.
     pub at: f64,
     pub t: f64,
     pub action: String,
@@ -611,8 +612,8 @@ async fn run_actions(
             _ = interrupt.wait() => break,
         }
         let leader_before = latest.borrow().as_ref().and_then(|o| o.leader.clone());
-        let t = start.elapsed().as_secs_f64();
         let (members, result) = perform(a, patronis, lab.as_deref_mut(), &labels).await;
+        let t = start.elapsed().as_secs_f64();
         if let Some(l) = &a.label {
             labels.insert(l.clone(), members.clone());
         }
@@ -632,6 +633,11 @@ async fn run_actions(
     records
 }
 
+fn first(mut names: Vec<String>) -> Vec<String> {
+    names.truncate(1);
+    names
+}
+
 /// Resolves a member selector against the cluster as it is now.
 fn select(
     selector: &str,
@@ -645,32 +651,28 @@ fn select(
             .ok_or_else(|| format!("no members under @{label}"));
     }
     let c = cluster.ok_or("the cluster's state is unknown (no Patroni answered)")?;
-    let names = |f: &dyn Fn(&Role) -> bool| -> Vec<String> {
+    let names = |f: &dyn Fn(&crate::patroni::Member) -> bool| -> Vec<String> {
         c.members
             .iter()
-            .filter(|m| f(&m.role))
+            .filter(|m| f(m))
             .map(|m| m.name.clone())
             .collect()
     };
+    let non_leader = |m: &crate::patroni::Member| m.role != Role::Leader;
     let chosen = match selector {
-        "leader" => names(&|r| *r == Role::Leader),
-        "sync_standby" => names(&|r| r.is_synchronous()).into_iter().take(1).collect(),
-        "replica" => names(&|r| *r == Role::Replica)
-            .into_iter()
-            .take(1)
-            .collect(),
+        "leader" => names(&|m| m.role == Role::Leader),
+        "sync_standby" => first(names(&|m| m.role.is_synchronous())),
+        "replica" => first(names(&|m| m.role == Role::Replica)),
         "standby" => {
-            let sync = names(&|r| r.is_synchronous());
-            if sync.is_empty() {
-                names(&|r| *r != Role::Leader)
+            let sync = names(&|m| m.role.is_synchronous());
+            first(if sync.is_empty() {
+                names(&non_leader)
             } else {
                 sync
-            }
-            .into_iter()
-            .take(1)
-            .collect()
+            })
         }
-        "standbys" => names(&|r| *r != Role::Leader),
+        "standbys" => names(&non_leader),
+        "sync_candidates" => names(&|m| non_leader(m) && !m.is_nosync()),
         name => vec![name.to_string()],
     };
     if chosen.is_empty() {
@@ -1024,7 +1026,8 @@ mod tests {
         let c: Cluster = serde_json::from_value(json!({"members": [
             {"name": "n1", "role": "leader", "state": "running"},
             {"name": "n2", "role": "replica", "state": "streaming"},
-            {"name": "n3", "role": "sync_standby", "state": "streaming"}
+            {"name": "n3", "role": "sync_standby", "state": "streaming"},
+            {"name": "n4", "role": "replica", "state": "streaming", "tags": {"nosync": true}}
         ]}))
         .unwrap();
         let mut labels = HashMap::new();
@@ -1032,7 +1035,14 @@ mod tests {
         assert_eq!(select("leader", Some(&c), &labels).unwrap(), ["n1"]);
         assert_eq!(select("sync_standby", Some(&c), &labels).unwrap(), ["n3"]);
         assert_eq!(select("standby", Some(&c), &labels).unwrap(), ["n3"]);
-        assert_eq!(select("standbys", Some(&c), &labels).unwrap(), ["n2", "n3"]);
+        assert_eq!(
+            select("standbys", Some(&c), &labels).unwrap(),
+            ["n2", "n3", "n4"]
+        );
+        assert_eq!(
+            select("sync_candidates", Some(&c), &labels).unwrap(),
+            ["n2", "n3"]
+        );
         assert_eq!(select("replica", Some(&c), &labels).unwrap(), ["n2"]);
         assert_eq!(select("@old", None, &labels).unwrap(), ["n9"]);
         assert!(select("leader", None, &labels).is_err());

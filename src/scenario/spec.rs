@@ -217,8 +217,9 @@ pub struct ActionSpec {
     pub at: f64,
     #[serde(rename = "do")]
     pub kind: ActionKind,
-    /// leader, sync_standby, replica, standby (one non-leader), standbys (all), a member's
-    /// name, or @label (the members an earlier action chose).
+    /// leader, sync_standby, replica, standby (one non-leader), standbys (all non-leaders),
+    /// sync_candidates (non-leaders not tagged nosync), a member's name, or @label (the
+    /// members an earlier action chose).
     pub member: Option<String>,
     /// Names the chosen members for later actions (`member = "@label"`).
     pub label: Option<String>,
@@ -272,7 +273,14 @@ pub enum SpecError {
 }
 
 /// The roles a member selector may name.
-pub const ROLE_SELECTORS: [&str; 5] = ["leader", "sync_standby", "replica", "standby", "standbys"];
+pub const ROLE_SELECTORS: [&str; 6] = [
+    "leader",
+    "sync_standby",
+    "replica",
+    "standby",
+    "standbys",
+    "sync_candidates",
+];
 
 impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario, SpecError> {
