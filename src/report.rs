@@ -208,7 +208,7 @@ impl<'a> Report<'a> {
         self.document(figures).html()
     }
 
-    fn figure(&self, chart: &ChartFile, svg: Option<String>) -> Block {
+    pub fn figure(&self, chart: &ChartFile, svg: Option<String>) -> Block {
         Block::Figure {
             title: chart.title.clone(),
             path: relative_path(&self.results.dir, &chart.svg),
@@ -216,7 +216,7 @@ impl<'a> Report<'a> {
         }
     }
 
-    fn document(&self, figures: Vec<Block>) -> Doc {
+    pub fn document(&self, figures: Vec<Block>) -> Doc {
         let m = &self.results.manifest;
         let mut doc = Doc::new(format!("pgsyncbench report: {}", m.plan.name));
         doc.push(Block::Paragraph(format!(
@@ -738,7 +738,7 @@ pub fn fmt_ms(v: f64) -> String {
     format!("{v:.2}")
 }
 
-fn relative_path(dir: &Path, file: &Path) -> String {
+pub(crate) fn relative_path(dir: &Path, file: &Path) -> String {
     let rel = file.strip_prefix(dir).unwrap_or(file);
     rel.components()
         .map(|c| c.as_os_str().to_string_lossy())

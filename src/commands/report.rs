@@ -1,19 +1,37 @@
-//! `report DIR`: summary.csv, report.md and report.html from a results folder alone (no database).
+//! `report DIR`: summary.csv, report.md and report.html from a results folder alone (no
+//! database): a sweep's results, scenario results, or both.
 
 use std::path::Path;
 
 use super::Failure;
 use crate::cli::ReportArgs;
+use crate::doc::{Block, Doc};
 use crate::report::{ChartFile, Report};
 use crate::results::{self, Results};
+use crate::scenario::report as scenario_report;
 
 pub const REPORT_MD: &str = "report.md";
 pub const REPORT_HTML: &str = "report.html";
 
 pub fn report(args: ReportArgs) -> Result<u8, Failure> {
-    let results = Results::load(&args.dir)?;
-    results::write_summary(&args.dir, &results.cells)?;
-    let charts = draw_charts(&results)?;
+    let dir = &args.dir;
+    let sweep = match Results::load(dir) {
+        Ok(r) => Some(r),
+        Err(results::ResultsError::NoResults(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let scenarios = scenario_report::load_dir(dir).map_err(Failure::new)?;
+    if sweep.is_none() && scenarios.is_empty() {
+        return Err(results::ResultsError::NoResults(dir.display().to_string()).into());
+    }
+    let mut charts: Vec<ChartFile> = Vec::new();
+    let mut warnings = Vec::new();
+    let analysed = sweep.as_ref().map(|results| (results, Report::of(results)));
+    if let Some((results, report)) = &analysed {
+        results::write_summary(dir, &results.cells)?;
+        charts.extend(draw_charts(results)?);
+        warnings.extend(report.warnings.iter().map(|w| w.to_string()));
+    }
     let mut inlined = Vec::with_capacity(charts.len());
     for c in &charts {
         let svg = std::fs::read_to_string(&c.svg).map_err(|e| {
@@ -22,23 +40,61 @@ pub fn report(args: ReportArgs) -> Result<u8, Failure> {
                 c.svg.display()
             ))
         })?;
-        inlined.push((c.clone(), svg));
+        inlined.push(svg);
     }
-    let report = Report::of(&results);
-    write_file(&args.dir.join(REPORT_MD), &report.markdown(&charts))?;
-    write_file(&args.dir.join(REPORT_HTML), &report.html(&inlined))?;
-    for w in &report.warnings {
+    let build = |inline: bool| -> Doc {
+        let mut doc = match &analysed {
+            Some((_, report)) => report.document(
+                charts
+                    .iter()
+                    .zip(&inlined)
+                    .map(|(c, svg)| report.figure(c, inline.then(|| svg.clone())))
+                    .collect(),
+            ),
+            None => Doc::new(format!(
+                "pgsyncbench report: {}",
+                scenarios
+                    .iter()
+                    .map(|s| s.scenario.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        };
+        if !scenarios.is_empty() {
+            doc.blocks
+                .extend(scenario_report::blocks(&scenarios, &|_, _| {
+                    Vec::<Block>::new()
+                }));
+        }
+        doc
+    };
+    write_file(&dir.join(REPORT_MD), &build(false).markdown())?;
+    write_file(&dir.join(REPORT_HTML), &build(true).html())?;
+    for s in &scenarios {
+        for v in s.runs.iter().filter(|v| !v.passed) {
+            warnings.push(format!(
+                "scenario {} variant {}: expectations not met",
+                s.scenario, v.label
+            ));
+        }
+    }
+    for w in &warnings {
         eprintln!("pgsyncbench: warning: {w}");
     }
     println!(
-        "wrote {} and {} in {} ({} of {} planned cells, {} charts, {} warnings)",
-        REPORT_MD,
-        REPORT_HTML,
-        args.dir.display(),
-        results.cells.len(),
-        results.manifest.order.len(),
+        "wrote {REPORT_MD} and {REPORT_HTML} in {} ({}{} scenario results, {} charts, {} warnings)",
+        dir.display(),
+        sweep
+            .as_ref()
+            .map(|r| format!(
+                "{} of {} planned cells, ",
+                r.cells.len(),
+                r.manifest.order.len()
+            ))
+            .unwrap_or_default(),
+        scenarios.len(),
         charts.len(),
-        report.warnings.len()
+        warnings.len()
     );
     Ok(0)
 }

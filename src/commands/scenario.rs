@@ -244,6 +244,18 @@ pub fn render(r: &ScenarioResult) -> String {
             })
             .collect();
         let _ = writeln!(out, "  leaders: {}", leaders.join(" -> "));
+        let names: Vec<String> = v
+            .sync_standbys
+            .iter()
+            .map(|s| {
+                format!(
+                    "'{}' at {:.1} s",
+                    s.synchronous_standby_names.as_deref().unwrap_or("?"),
+                    s.t
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "  synchronous_standby_names: {}", names.join(" -> "));
         if !v.split_brain.is_empty() {
             let _ = writeln!(
                 out,

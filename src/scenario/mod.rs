@@ -2,6 +2,7 @@
 //! figures, so a mode's cost (latency, TPS) is seen beside what it buys (no lost commits).
 
 pub mod availability;
+pub mod report;
 pub mod runner;
 pub mod spec;
 pub mod watch;

@@ -97,7 +97,10 @@ pub struct LeaderSeen {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncSeen {
     pub t: f64,
+    /// Members Patroni lists as synchronous standbys.
     pub sync_standbys: Vec<String>,
+    /// synchronous_standby_names on the primary (None when no primary answered).
+    pub synchronous_standby_names: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -826,13 +829,15 @@ fn summarize(observations: &[Observation], rel: &dyn Fn(SystemTime) -> f64) -> S
                 timeline: o.timeline,
             });
         }
-        if syncs
-            .last()
-            .is_none_or(|s| s.sync_standbys != o.sync_standbys)
-        {
+        let sync_changed = syncs.last().is_none_or(|s| {
+            s.sync_standbys != o.sync_standbys
+                || s.synchronous_standby_names != o.synchronous_standby_names
+        });
+        if sync_changed {
             syncs.push(SyncSeen {
                 t,
                 sync_standbys: o.sync_standbys.clone(),
+                synchronous_standby_names: o.synchronous_standby_names.clone(),
             });
         }
         max_primaries = max_primaries.max(o.primaries.len() as u32);
@@ -962,6 +967,7 @@ mod tests {
             timeline: Some(tl),
             sync_standbys: sync.iter().map(|s| s.to_string()).collect(),
             primaries: primaries.iter().map(|s| s.to_string()).collect(),
+            synchronous_standby_names: None,
         }
     }
 

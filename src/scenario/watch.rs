@@ -30,16 +30,27 @@ pub struct Observation {
     pub sync_standbys: Vec<String>,
     /// Members whose PostgreSQL answered `NOT pg_is_in_recovery()` with true.
     pub primaries: Vec<String>,
+    /// synchronous_standby_names as the (first) primary runs with it.
+    pub synchronous_standby_names: Option<String>,
 }
 
-/// The cluster as the first member that answers sees it.
+/// The cluster as the members that answer see it, asked all at once (a stopped member's REST
+/// API hangs): the first view with a leader, else any view.
 pub async fn cluster(patronis: &[Patroni]) -> Option<Cluster> {
-    for p in patronis {
-        if let Ok(c) = p.cluster().await {
-            return Some(c);
-        }
+    let asks = patronis
+        .iter()
+        .map(|p| tokio::time::timeout(Duration::from_millis(1500), p.cluster()));
+    let views: Vec<Cluster> = futures_util::future::join_all(asks)
+        .await
+        .into_iter()
+        .filter_map(|r| r.ok().and_then(Result::ok))
+        .collect();
+    let with_leader = views.iter().position(|c| c.leader().is_some());
+    let mut views = views;
+    match with_leader {
+        Some(i) => Some(views.swap_remove(i)),
+        None => views.pop(),
     }
-    None
 }
 
 /// Observes until `stop` turns true; the latest observation is also published on `latest`.
@@ -63,16 +74,18 @@ pub async fn run(
             .ok()
             .flatten();
         let mut primaries = Vec::new();
+        let mut names = None;
         let probes = members.iter().zip(sessions.iter_mut()).map(|(m, slot)| {
             let target = base.with_hosts(&[(m.host.clone(), m.port)], false, PROBE_TIMEOUT);
-            async move { probe(&target, slot).await.then(|| m.name.clone()) }
+            async move { probe(&target, slot).await.map(|ssn| (m.name.clone(), ssn)) }
         });
-        for name in futures_util::future::join_all(probes)
+        for (name, ssn) in futures_util::future::join_all(probes)
             .await
             .into_iter()
             .flatten()
         {
             primaries.push(name);
+            names.get_or_insert(ssn);
         }
         let leader = view
             .as_ref()
@@ -96,6 +109,7 @@ pub async fn run(
                 .unwrap_or_default(),
             leader,
             primaries,
+            synchronous_standby_names: names,
         };
         let _ = latest.send(Some(obs.clone()));
         out.push(obs);
@@ -103,27 +117,22 @@ pub async fn run(
     out
 }
 
-/// Whether the member's PostgreSQL says it is a primary; a session is kept between probes.
-async fn probe(target: &Target, slot: &mut Option<tokio_postgres::Client>) -> bool {
+/// synchronous_standby_names when the member's PostgreSQL says it is a primary, None when it
+/// is a standby or does not answer; a session is kept between probes.
+async fn probe(target: &Target, slot: &mut Option<tokio_postgres::Client>) -> Option<String> {
     if slot.as_ref().is_none_or(|c| c.is_closed()) {
         *slot = tokio::time::timeout(PROBE_TIMEOUT, target.connect())
             .await
             .ok()
             .and_then(Result::ok);
     }
-    let Some(client) = slot.as_ref() else {
-        return false;
-    };
-    match tokio::time::timeout(
-        PROBE_TIMEOUT,
-        client.query_one("SELECT NOT pg_is_in_recovery()", &[]),
-    )
-    .await
-    {
-        Ok(Ok(row)) => row.get::<_, bool>(0),
+    let client = slot.as_ref()?;
+    let sql = "SELECT NOT pg_is_in_recovery(), current_setting('synchronous_standby_names')";
+    match tokio::time::timeout(PROBE_TIMEOUT, client.query_one(sql, &[])).await {
+        Ok(Ok(row)) => row.get::<_, bool>(0).then(|| row.get(1)),
         _ => {
             *slot = None;
-            false
+            None
         }
     }
 }
