@@ -297,7 +297,7 @@ async fn run_variant(
     ));
 
     let (_, leader) = control::leader_target(patroni, base).await?;
-    prepare_tables(&leader, &scenario.workload).await?;
+    let server_version = prepare_tables(&leader, &scenario.workload).await?;
     let run_id = format!(
         "{}-{}-{}",
         scenario.name,
@@ -436,7 +436,7 @@ async fn run_variant(
             connection: target.label(),
             patroni: Some(patroni.url().to_string()),
             leader: Some(live.leader.clone()),
-            server_version: String::new(),
+            server_version,
             synchronous_commit: live.synchronous_commit.clone(),
             synchronous_standby_names: live.synchronous_standby_names.clone(),
             sync_standby_attached: Some(!live.sync_standbys.is_empty()),
@@ -494,8 +494,9 @@ fn is_fault(action: &str) -> bool {
     .any(|k| k.name() == action)
 }
 
-/// pgbench tables at the workload's scale, and the audit table, on the leader.
-async fn prepare_tables(leader: &Target, w: &WorkloadSpec) -> Result<(), ScenarioError> {
+/// pgbench tables at the workload's scale, and the audit table, on the leader; returns the
+/// server's version.
+async fn prepare_tables(leader: &Target, w: &WorkloadSpec) -> Result<String, ScenarioError> {
     let client = leader.connect().await?;
     let sql = |what: &'static str| {
         move |e: tokio_postgres::Error| ScenarioError::Sql {
@@ -522,7 +523,12 @@ async fn prepare_tables(leader: &Target, w: &WorkloadSpec) -> Result<(), Scenari
         .batch_execute(audit::CREATE_TABLE)
         .await
         .map_err(sql("creating the audit table"))?;
-    Ok(())
+    let version: String = client
+        .query_one("SHOW server_version", &[])
+        .await
+        .map_err(sql("reading the server version"))?
+        .get(0);
+    Ok(version)
 }
 
 struct NoProgress;

@@ -1,0 +1,275 @@
+//! The failure scenarios of workloads/scenarios/ run end to end on lab clusters, one at a time
+//! (each starts its own lab; two at once would fight over the CPU and blur the timings). Each
+//! must meet its own expectations (the binary exits 0 only then); the tests also check the
+//! facts behind them in the result JSON.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use common::lab::{lab, with_rest_auth};
+use common::*;
+use serde_json::Value;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn scenario_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("workloads/scenarios")
+        .join(name)
+}
+
+/// Runs a scenario file on a lab it starts and returns its result; the scenario's own
+/// expectations must pass.
+fn run(name: &str) -> Value {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let out = std::env::temp_dir().join(format!(
+        "pgsyncbench-scenariotest-{name}-{}",
+        std::process::id()
+    ));
+    let json = out.join("result.json");
+    let run = pgsyncbench()
+        .arg("scenario")
+        .arg(scenario_file(name))
+        .arg("--out")
+        .arg(&out)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{name}: {}\n{}",
+        stdout(&run),
+        stderr(&run)
+    );
+    let dir = stderr(&run)
+        .lines()
+        .find_map(|l| {
+            l.split("lab cluster in ")
+                .nth(1)
+                .map(str::trim)
+                .map(String::from)
+        })
+        .expect("the lab folder is named");
+    assert!(
+        pgsyncbench::lab::process::processes_mentioning(&dir).is_empty(),
+        "lab processes left"
+    );
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        schema_violations("scenario-result.schema.json", &v),
+        Vec::<String>::new()
+    );
+    for r in v["runs"].as_array().unwrap() {
+        let a = &r["audit"];
+        let n = |k: &str| a[k].as_u64().unwrap();
+        assert_eq!(
+            n("acknowledged") + n("failed") + n("indeterminate"),
+            n("attempted"),
+            "{a}"
+        );
+        assert!(n("acknowledged") > 100, "{a}");
+        assert_eq!(n("unexpected"), 0);
+        assert_eq!(n("failed_but_present"), 0);
+        assert!(r["passed"].as_bool().unwrap());
+        assert!(
+            r["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["passed"] == true)
+        );
+    }
+    v
+}
+
+fn variant<'a>(v: &'a Value, label: &str) -> &'a Value {
+    v["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["label"] == label)
+        .unwrap()
+}
+
+fn gap(r: &Value) -> f64 {
+    r["availability"]["longest_write_gap"]["seconds"]
+        .as_f64()
+        .unwrap()
+}
+
+#[test]
+fn scenario_1_losing_the_sync_standby_moves_the_role_and_writes_go_on() {
+    let v = run("1-sync-standby-loss.toml");
+    let r = variant(&v, "default");
+    assert_eq!(r["audit"]["lost"], 0);
+    let first = r["sync_standbys"][0]["sync_standbys"].clone();
+    assert!(
+        r["sync_standbys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["sync_standbys"] != first
+                && !s["sync_standbys"].as_array().unwrap().is_empty())
+    );
+    assert!(gap(r) < 10.0);
+}
+
+#[test]
+fn scenario_2_non_strict_falls_back_to_async_and_strict_blocks() {
+    let v = run("2-sync-candidates-loss.toml");
+    let loose = variant(&v, "non-strict");
+    assert!(gap(loose) < 10.0);
+    // Patroni cleared synchronous_standby_names while the candidates were gone.
+    assert!(
+        loose["sync_standbys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["synchronous_standby_names"] == "")
+    );
+    let strict = variant(&v, "strict");
+    assert!(gap(strict) >= 14.0, "strict blocked {} s", gap(strict));
+    for r in [loose, strict] {
+        assert_eq!(r["audit"]["lost"], 0);
+    }
+}
+
+#[test]
+fn scenario_3_commits_wait_under_strict_mode_and_complete_when_a_replica_returns() {
+    let v = run("3-all-replicas-down-strict.toml");
+    let r = variant(&v, "default");
+    assert_eq!(r["audit"]["lost"], 0);
+    let g = &r["availability"]["longest_write_gap"];
+    assert!(gap(r) >= 12.0);
+    // Writes came back after the read replica returned (22 s), before the candidates (32 s).
+    let back = g["to"].as_f64().unwrap();
+    assert!((22.0..32.0).contains(&back), "writes back at {back} s");
+}
+
+#[test]
+fn scenario_4_a_crashed_leader_is_replaced_and_sync_modes_lose_nothing() {
+    let v = run("4-leader-crash.toml");
+    for label in ["sync-on", "sync-remote-apply", "async"] {
+        let r = variant(&v, label);
+        let leaders: Vec<&str> = r["leaders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l["leader"].as_str())
+            .collect();
+        assert!(
+            leaders.windows(2).any(|w| w[0] != w[1]),
+            "{label}: {leaders:?}"
+        );
+        let fault = &r["availability"]["faults"][0];
+        assert!(
+            fault["first_commit_on_another_member"].as_f64().is_some(),
+            "{label}: {fault}"
+        );
+        let history = r["history"].as_array().unwrap();
+        assert!(
+            !history.is_empty(),
+            "{label}: a promotion leaves a timeline switch"
+        );
+    }
+    assert_eq!(variant(&v, "sync-on")["audit"]["lost"], 0);
+    assert_eq!(variant(&v, "sync-remote-apply")["audit"]["lost"], 0);
+    // The asynchronous run's losses are reported, whatever they are.
+    assert!(variant(&v, "async")["audit"]["lost"].is_u64());
+}
+
+#[test]
+fn scenario_5_without_failsafe_the_leader_demotes_and_with_it_writes_go_on() {
+    let v = run("5-dcs-outage.toml");
+    let off = variant(&v, "failsafe-off");
+    assert!(gap(off) >= 5.0);
+    let on = variant(&v, "failsafe-on");
+    assert!(gap(on) < 5.0);
+    assert_eq!(on["run"]["summary"]["failed"], 0);
+}
+
+#[test]
+fn a_switchover_on_any_patroni_cluster_loses_nothing_and_restores_the_configuration() {
+    let l = lab();
+    let before = l.config();
+    let out = std::env::temp_dir().join(format!(
+        "pgsyncbench-scenariotest-switchover-{}",
+        std::process::id()
+    ));
+    let run = with_rest_auth()
+        .arg("scenario")
+        .arg(scenario_file("switchover.toml"))
+        .args(["--patroni", &l.patroni_url, "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}\n{}", stdout(&run), stderr(&run));
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("scenario-switchover.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(v["runs"][0]["audit"]["lost"], 0);
+    assert_eq!(v["lab"], false);
+    assert_eq!(l.config(), before);
+}
+
+#[test]
+fn scenario_input_is_checked_before_anything_runs() {
+    let dir = std::env::temp_dir().join(format!("pgsyncbench-badscenario-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let unknown = dir.join("unknown.toml");
+    std::fs::write(
+        &unknown,
+        "name = \"x\"\n[workload]\nduration = 10\n[[actions]]\nat = 2\ndo = \"unplug\"\n",
+    )
+    .unwrap();
+    let out = pgsyncbench()
+        .arg("scenario")
+        .arg(&unknown)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("unplug") && stderr(&out).contains(&unknown.display().to_string()),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out).lines().count(), 1);
+
+    // Lab-only actions are refused against a cluster pgsyncbench did not start, before contact.
+    let out = pgsyncbench()
+        .arg("scenario")
+        .arg(scenario_file("4-leader-crash.toml"))
+        .args(["--patroni", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("action 1 (crash-member)") && stderr(&out).contains("need a lab"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A member that is not in the cluster.
+    let l = lab();
+    let ghost = dir.join("ghost.toml");
+    std::fs::write(&ghost, "name = \"ghost\"\n[workload]\nduration = 10\n[[actions]]\nat = 2\ndo = \"restart\"\nmember = \"node9\"\n").unwrap();
+    let before = l.config();
+    let out = with_rest_auth()
+        .arg("scenario")
+        .arg(&ghost)
+        .args(["--patroni", &l.patroni_url, "--out"])
+        .arg(dir.join("ghost-out"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("node9, which is not a member"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(l.config(), before);
+}
