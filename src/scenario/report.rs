@@ -34,26 +34,16 @@ pub fn load_dir(dir: &Path) -> Result<Vec<ScenarioResult>, String> {
         .collect()
 }
 
-fn secs(v: Option<f64>) -> Cell {
-    match v {
-        Some(s) => format!("{s:.1} s").into(),
-        None => Cell::new("never", Tone::Warn),
-    }
-}
-
-/// Seconds from the first fault to the first commit on another member (the failover time),
-/// or, when the leader stayed, to the first commit at all.
-fn recovery(v: &VariantResult) -> Option<f64> {
+/// Seconds from the first fault to the first commit on another member (the failover time):
+/// None when the leader never changed, Some(None) when it did and no write followed.
+fn failover_time(v: &VariantResult) -> Option<Option<f64>> {
     let f = v.availability.faults.first()?;
-    f.recovery
-        .first_commit_on_another_member
-        .filter(|_| {
-            v.leaders
-                .iter()
-                .filter_map(|l| l.leader.as_ref())
-                .any(|l| Some(l) != f.leader_before.as_ref())
-        })
-        .or(f.recovery.first_commit_after)
+    let changed = v
+        .leaders
+        .iter()
+        .filter_map(|l| l.leader.as_ref())
+        .any(|l| Some(l) != f.leader_before.as_ref());
+    changed.then_some(f.recovery.first_commit_on_another_member)
 }
 
 /// The table of one scenario: a row per variant.
@@ -68,7 +58,7 @@ pub fn summary_table(r: &ScenarioResult) -> Table {
         ("unexpected", Align::Right),
         ("indeterminate / recovered", Align::Right),
         ("failed", Align::Right),
-        ("writes back after", Align::Right),
+        ("failover: writes on new leader after", Align::Right),
         ("longest write gap", Align::Right),
         ("checks", Align::Left),
     ]);
@@ -123,7 +113,12 @@ pub fn summary_table(r: &ScenarioResult) -> Table {
             ),
             format!("{} / {}", a.indeterminate, a.recovered).into(),
             a.failed.to_string().into(),
-            secs(recovery(v)),
+            match failover_time(v) {
+                Some(Some(t)) => format!("{t:.1} s").into(),
+                Some(None) => Cell::new("never", Tone::Bad),
+                None if v.availability.faults.is_empty() => Cell::new("no fault", Tone::Muted),
+                None => Cell::new("no failover", Tone::Muted),
+            },
             format!("{:.1} s", v.availability.longest_write_gap.seconds).into(),
             if failed_checks.is_empty() {
                 Cell::new(format!("{} passed", v.checks.len()), Tone::Good)
