@@ -29,7 +29,7 @@ pub fn write(
     let (w, h) = chart.size();
     let draw_failed = |reason: String| ChartError::Draw {
         chart: name.to_string(),
-        reason,
+        reason: reason.replace('\n', " "),
     };
 
     let mut svg_text = String::new();

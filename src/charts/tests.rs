@@ -677,13 +677,18 @@ fn render_timing_of_100_cells() {
 }
 
 /// Writes sample charts for a person to look at:
-/// `PGSYNCBENCH_CHARTS_OUT=/tmp/charts cargo test --lib charts::tests::sample_charts -- --ignored`.
+/// `PGSYNCBENCH_CHARTS_OUT=/tmp/charts cargo test --lib charts::tests::sample_charts -- --ignored`;
+/// with `PGSYNCBENCH_CHARTS_FROM=<results folder>` also the charts of a real sweep.
 #[test]
 #[ignore = "writes charts to look at"]
 fn sample_charts_for_review() {
     let out = PathBuf::from(
         std::env::var_os("PGSYNCBENCH_CHARTS_OUT").expect("set PGSYNCBENCH_CHARTS_OUT"),
     );
+    if let Some(dir) = std::env::var_os("PGSYNCBENCH_CHARTS_FROM") {
+        let results = Results::load(Path::new(&dir)).unwrap();
+        assert!(!render_all(&results, &out.join("real")).unwrap().is_empty());
+    }
     // Three client counts, two repetitions, one cell without samples.
     let mut results = sweep(&[1, 4, 8], 2);
     results.cells[7].samples.clear();

@@ -39,6 +39,14 @@ fn upper(max: f64) -> f64 {
     if max > 0.0 { max * 1.12 } else { 1.0 }
 }
 
+/// A dot for each value that has no neighbour to draw a line to (a line of one point is
+/// invisible), as when a standby reports lag only now and then.
+fn lonely(segs: &Segments, look: Look) -> impl Iterator<Item = Circle<(f64, f64), u32>> + '_ {
+    segs.iter()
+        .filter(|s| s.len() == 1)
+        .map(move |s| Circle::new(s[0], 3, look.colour.filled()))
+}
+
 struct LagLine {
     kind: &'static str,
     look: Look,
@@ -220,6 +228,8 @@ impl Chart for Timeline {
         chart.draw_series(self.tps.iter().filter_map(|s| tps.dashed(s.clone())))?;
         chart.draw_secondary_series(self.p99.iter().filter_map(|s| p99.solid(s.clone())))?;
         chart.draw_secondary_series(self.p99.iter().filter_map(|s| p99.dashed(s.clone())))?;
+        chart.draw_series(lonely(&self.tps, tps))?;
+        chart.draw_secondary_series(lonely(&self.p99, p99))?;
         legend::draw(
             &legend_top,
             30,
@@ -276,6 +286,7 @@ impl Chart for Timeline {
                 let look = lag.look;
                 chart.draw_series(lag.segments.iter().filter_map(|s| look.solid(s.clone())))?;
                 chart.draw_series(lag.segments.iter().filter_map(|s| look.dashed(s.clone())))?;
+                chart.draw_series(lonely(&lag.segments, look))?;
                 entries.push(Entry::Line(format!("{} lag", lag.kind), look));
             }
         }
@@ -307,5 +318,21 @@ mod tests {
             ]
         );
         assert!(segments([(1.0, None)]).is_empty());
+    }
+
+    #[test]
+    fn isolated_values_get_a_dot() {
+        let s = segments([
+            (1.0, Some(1.0)),
+            (2.0, None),
+            (3.0, Some(3.0)),
+            (4.0, Some(4.0)),
+        ]);
+        let look = Look {
+            colour: INK,
+            width: 2,
+            dash: Dash::Solid,
+        };
+        assert_eq!(lonely(&s, look).count(), 1);
     }
 }
