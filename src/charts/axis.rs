@@ -1,5 +1,5 @@
-//! An axis whose tick marks sit exactly at given values (client counts, percentile nines),
-//! linear or base-2 logarithmic. plotters' own numeric axes choose "round" ticks instead.
+//! An axis whose tick marks sit exactly at given values (client counts, percentile nines,
+//! 1-2-5 latencies), linear or logarithmic. plotters' own numeric axes choose ticks themselves.
 
 use std::ops::Range;
 
@@ -9,7 +9,7 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 pub struct TickedAxis {
     range: Range<f64>,
     ticks: Vec<f64>,
-    log2: bool,
+    log: bool,
 }
 
 impl TickedAxis {
@@ -17,25 +17,35 @@ impl TickedAxis {
         TickedAxis {
             range,
             ticks,
-            log2: false,
+            log: false,
         }
     }
 
-    /// Positive values only; used when they span a wide ratio (1, 4, 16, 64 clients).
-    pub fn log2(range: Range<f64>, ticks: Vec<f64>) -> TickedAxis {
+    /// Positive values only; for values that span a wide ratio (1 to 64 clients, 1 to 200 ms).
+    pub fn log(range: Range<f64>, ticks: Vec<f64>) -> TickedAxis {
         TickedAxis {
             range,
             ticks,
-            log2: true,
+            log: true,
         }
     }
 
     fn position(&self, v: f64) -> f64 {
-        if self.log2 {
-            v.max(f64::MIN_POSITIVE).log2()
+        if self.log {
+            v.max(f64::MIN_POSITIVE).ln()
         } else {
             v
         }
+    }
+
+    /// The value `fraction` of the axis length away from `v` (positive: to the right or up).
+    pub fn shifted(&self, v: f64, fraction: f64) -> f64 {
+        let (a, b) = (
+            self.position(self.range.start),
+            self.position(self.range.end),
+        );
+        let p = self.position(v) + fraction * (b - a);
+        if self.log { p.exp() } else { p }
     }
 
     /// Where `v` falls between the range's ends, 0 to 1.
@@ -82,18 +92,49 @@ impl Ranged for TickedAxis {
     }
 }
 
+/// Ticks at 1, 2, 5 times powers of ten within `lo..=hi` (for a log axis); with fewer than three
+/// of those, every integer multiple of the power instead.
+pub fn one_two_five(lo: f64, hi: f64) -> Vec<f64> {
+    let within = |mantissas: &[f64]| -> Vec<f64> {
+        let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+        (first..=last)
+            .flat_map(|e| mantissas.iter().map(move |m| m * 10f64.powi(e)))
+            .filter(|v| *v >= lo && *v <= hi)
+            .collect()
+    };
+    let coarse = within(&[1.0, 2.0, 5.0]);
+    if coarse.len() >= 3 {
+        coarse
+    } else {
+        within(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn log2_axis_spaces_doublings_evenly() {
-        let a = TickedAxis::log2(1.0..16.0, vec![1.0, 2.0, 4.0, 8.0, 16.0]);
+    fn log_axis_spaces_doublings_evenly() {
+        let a = TickedAxis::log(1.0..16.0, vec![1.0, 2.0, 4.0, 8.0, 16.0]);
         let px: Vec<i32> = [1.0, 2.0, 4.0, 8.0, 16.0]
             .iter()
             .map(|v| a.map(v, (0, 400)))
             .collect();
         assert_eq!(px, [0, 100, 200, 300, 400]);
+        assert!((a.shifted(2.0, 0.25) - 4.0).abs() < 1e-9);
+        let lin = TickedAxis::linear(0.0..10.0, vec![]);
+        assert!((lin.shifted(5.0, -0.1) - 4.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn one_two_five_ticks_cover_a_range() {
+        assert_eq!(
+            one_two_five(0.4, 60.0),
+            [0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
+        );
+        // A narrow range gets finer steps rather than a single tick.
+        assert_eq!(one_two_five(3.5, 9.5), [4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
     }
 
     #[test]

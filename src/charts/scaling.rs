@@ -46,8 +46,10 @@ pub struct Scaling {
     lines: Vec<Line>,
 }
 
-/// Client counts spanning this ratio or more get a log-2 axis.
+/// Client counts spanning this ratio or more get a logarithmic axis.
 const LOG_RATIO: f64 = 8.0;
+/// How far apart neighbouring modes are drawn, as a fraction of the axis length.
+const DODGE: f64 = 0.008;
 
 impl Scaling {
     pub fn new(figure: Figure, key: &ScalingKey, groups: &[&Group]) -> Scaling {
@@ -101,7 +103,7 @@ impl Scaling {
         let hi = self.clients.iter().copied().fold(0.0, f64::max);
         if lo >= 1.0 && hi / lo >= LOG_RATIO {
             (
-                TickedAxis::log2(lo / 1.25..hi * 1.25, self.clients.clone()),
+                TickedAxis::log(lo / 1.25..hi * 1.25, self.clients.clone()),
                 true,
             )
         } else {
@@ -146,7 +148,7 @@ impl Chart for Scaling {
             .margin_bottom(8)
             .x_label_area_size(45)
             .y_label_area_size(70)
-            .build_cartesian_2d(x_axis, 0.0..if top > 0.0 { top * 1.1 } else { 1.0 })?;
+            .build_cartesian_2d(x_axis.clone(), 0.0..if top > 0.0 { top * 1.1 } else { 1.0 })?;
         chart
             .configure_mesh()
             .bold_line_style(style::GRID)
@@ -174,15 +176,26 @@ impl Chart for Scaling {
                 width: 3,
                 dash: Dash::Solid,
             };
-            let means: Vec<(f64, f64)> = line.points.iter().map(|(x, s)| (*x, s.mean)).collect();
+            // Each mode slightly beside the others, so whiskers at one client count stay apart.
+            let slot = SyncCommit::ALL
+                .iter()
+                .position(|&m| m == line.mode)
+                .unwrap_or(2);
+            let dodge = (slot as f64 - 2.0) * DODGE;
+            let points: Vec<(f64, Spread)> = line
+                .points
+                .iter()
+                .map(|(x, s)| (x_axis.shifted(*x, dodge), *s))
+                .collect();
+            let means: Vec<(f64, f64)> = points.iter().map(|(x, s)| (*x, s.mean)).collect();
             chart.draw_series(look.solid(means))?;
             chart.draw_series(
-                line.points
+                points
                     .iter()
                     .map(|(x, s)| Circle::new((*x, s.mean), 5, colour.filled())),
             )?;
             let whisker = colour.stroke_width(2);
-            for (x, s) in line.points.iter().filter(|(_, s)| s.n >= 2) {
+            for (x, s) in points.iter().filter(|(_, s)| s.n >= 2) {
                 chart.draw_series([PathElement::new(vec![(*x, s.min), (*x, s.max)], whisker)])?;
                 // Caps are a fixed number of pixels wide, whatever the axis scale.
                 chart.draw_series([s.min, s.max].map(|y| {

@@ -4,7 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::axis::TickedAxis;
+use super::axis::{TickedAxis, one_two_five};
 use super::data::Group;
 use super::output::{Chart, DrawResult};
 use super::style::{self, INK, text};
@@ -86,12 +86,16 @@ impl Chart for Spectrum {
             Vec::new()
         };
         let area = super::output::with_notes(&area, &notes)?;
-        let y_top = self
-            .lines
-            .iter()
-            .flat_map(|l| l.points.iter().map(|p| p.1))
-            .fold(0.0, f64::max);
-        let y_max = if y_top > 0.0 { y_top * 1.08 } else { 1.0 };
+        // Latency on a log axis: the body (a few ms) and the tail (often 100x that) both readable.
+        let values = || self.lines.iter().flat_map(|l| l.points.iter().map(|p| p.1));
+        let y_top = values().fold(0.0, f64::max);
+        let y_low = values().filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
+        let (y_lo, y_hi) = if y_top > 0.0 {
+            (y_low / 1.3, y_top * 1.3)
+        } else {
+            (0.1, 1.0)
+        };
+        let y_axis = TickedAxis::log(y_lo..y_hi, one_two_five(y_lo, y_hi));
         let x_axis =
             TickedAxis::linear(0.0..NINES, (0..=NINES as usize).map(|i| i as f64).collect());
         let mut chart = ChartBuilder::on(&area)
@@ -101,16 +105,16 @@ impl Chart for Spectrum {
             .margin_bottom(8)
             .x_label_area_size(45)
             .y_label_area_size(70)
-            .build_cartesian_2d(x_axis, 0.0..y_max)?;
+            .build_cartesian_2d(x_axis, y_axis)?;
         chart
             .configure_mesh()
             .bold_line_style(style::GRID)
             .light_line_style(TRANSPARENT)
             .x_label_formatter(&|x| percentile_label(*x))
-            .y_labels(8)
+            .y_labels(12)
             .y_label_formatter(&|v| style::tick(*v))
             .x_desc("percentile (%), log scale of nines")
-            .y_desc("latency (ms)")
+            .y_desc("latency (ms, log scale)")
             .axis_desc_style(text(style::AXIS_DESC_SIZE))
             .label_style(text(style::TICK_SIZE))
             .axis_style(INK)

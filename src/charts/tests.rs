@@ -154,7 +154,7 @@ fn cell(key: CellKey, rng: &mut Rng) -> CellResult {
 }
 
 /// A sweep of all five modes at each client count, `repeat` times, in interleaved order.
-fn sweep(clients: &[usize], repeat: u32) -> Results {
+pub(super) fn sweep(clients: &[usize], repeat: u32) -> Results {
     let plan = Plan {
         name: "charts-test".into(),
         workloads: vec![Builtin::TpcbLike],
@@ -354,7 +354,7 @@ fn svgs_are_xml_with_titles_axis_labels_and_legends() {
         &[
             "Latency percentiles per mode",
             "percentile (%)",
-            "latency (ms)",
+            "latency (ms, log scale)",
             "99.99",
             "99.9",
         ],

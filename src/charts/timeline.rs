@@ -11,6 +11,8 @@ use super::style::{self, INK, text};
 use crate::results::CellResult;
 
 const LEGEND_WIDTH: u32 = 230;
+/// Shortest interval, in seconds, whose TPS and p99 are drawn.
+const MIN_INTERVAL: f64 = 0.5;
 /// Room for a y axis's tick labels and description.
 const AXIS_WIDTH: u32 = 75;
 
@@ -76,7 +78,14 @@ pub struct Timeline {
 impl Timeline {
     pub fn new(cell: &CellResult) -> Timeline {
         let key = &cell.cell;
-        let timeline = &cell.run.timeline;
+        // A last interval much shorter than a second (the clients' final transactions draining)
+        // gives a rate that is mostly noise: leave it out, as pgbench's progress reports do.
+        let timeline: Vec<_> = cell
+            .run
+            .timeline
+            .iter()
+            .filter(|p| p.duration >= MIN_INTERVAL)
+            .collect();
         let tps = segments(timeline.iter().map(|p| (p.t, Some(p.tps))));
         let p99 = segments(timeline.iter().map(|p| (p.t, p.latency.map(|l| l.p99))));
 
@@ -139,11 +148,13 @@ impl Timeline {
             None
         };
 
+        // Whole seconds, so the time axis ends on a labelled tick.
         let t_max = timeline
             .iter()
             .map(|p| p.t)
             .chain(samples.iter().map(|s| s.t))
-            .fold(1.0, f64::max);
+            .fold(1.0, f64::max)
+            .ceil();
         let standby = if cell.sync_standby_attached {
             "synchronous standby attached"
         } else {
@@ -318,6 +329,23 @@ mod tests {
             ]
         );
         assert!(segments([(1.0, None)]).is_empty());
+    }
+
+    #[test]
+    fn a_short_last_interval_is_left_out() {
+        let mut cell = crate::charts::tests::sweep(&[8], 1).cells.remove(0);
+        let last = cell.run.timeline.last().unwrap().clone();
+        cell.run.timeline.push(crate::metrics::TimelinePoint {
+            t: last.t + 0.07,
+            duration: 0.07,
+            transactions: 3,
+            tps: 3.0 / 0.07,
+            ..last
+        });
+        let chart = Timeline::new(&cell);
+        let drawn: Vec<f64> = chart.tps.iter().flatten().map(|p| p.0).collect();
+        assert_eq!(drawn.len(), cell.run.timeline.len() - 1);
+        assert_eq!(drawn.last(), Some(&last.t));
     }
 
     #[test]
