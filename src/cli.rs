@@ -31,12 +31,49 @@ pub enum Command {
     Run(RunArgs),
     /// Run every cell of a plan (modes x scales x clients x threads x repetitions) and report
     Sweep(SweepArgs),
+    /// Run a failure scenario with a durability audit (workloads/scenarios/*.toml)
+    Scenario(ScenarioArgs),
     /// A local etcd + Patroni + PostgreSQL cluster to measure on
     #[command(subcommand)]
     Lab(LabCommand),
     /// Inspect a Patroni cluster and switch its synchronous settings
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Write report.md and report.html for a sweep's results folder
+    Report(ReportArgs),
+    /// Compare two sweeps' results; exit 1 when something regressed beyond the threshold
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct ReportArgs {
+    /// Results folder a sweep wrote
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct CompareArgs {
+    /// Results folder of the baseline sweep
+    #[arg(value_name = "BASE_DIR")]
+    pub base: PathBuf,
+    /// Results folder of the sweep to judge
+    #[arg(value_name = "NEW_DIR")]
+    pub new: PathBuf,
+    /// Percent a change's whole 95% interval must lie beyond to count
+    #[arg(long, value_name = "PCT", default_value_t = crate::compare::DEFAULT_THRESHOLD_PCT, value_parser = parse_threshold, allow_negative_numbers = true)]
+    pub threshold: f64,
+}
+
+fn parse_threshold(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a percentage: give a number of 0 or more, e.g. 5"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +135,27 @@ pub struct SweepArgs {
     /// Measure remote modes even when no synchronous standby is attached (recorded per cell)
     #[arg(long = "allow-no-sync-standby")]
     pub allow_no_sync_standby: bool,
+    /// Database user and name on the members (hosts come from Patroni)
+    #[arg(short = 'U', long = "username", value_name = "USERNAME")]
+    pub user: Option<String>,
+    #[arg(short = 'd', long = "dbname", value_name = "DBNAME")]
+    pub dbname: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct ScenarioArgs {
+    /// Scenario file (TOML)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub patroni: PatroniArgs,
+    /// Also write the scenario result (JSON) to this file
+    #[arg(long, value_name = "OUT")]
+    pub json: Option<PathBuf>,
+    /// Folder for the result and the saved configuration [default: bench-results/<time>-<name>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Database user and name on the members (hosts come from Patroni)
     #[arg(short = 'U', long = "username", value_name = "USERNAME")]
     pub user: Option<String>,

@@ -213,9 +213,23 @@ impl Target {
 
     /// The same credentials and database on another host and port (a cluster member).
     pub fn with_host(&self, host: &str, port: u16) -> Target {
+        self.with_hosts(&[(host.to_string(), port)], false, self.timeout)
+    }
+
+    /// The same credentials and database on several hosts tried in turn, as libpq's multi-host
+    /// strings do; with `read_write`, only a host that accepts writes will do
+    /// (target_session_attrs=read-write).
+    pub fn with_hosts(
+        &self,
+        hosts: &[(String, u16)],
+        read_write: bool,
+        timeout: Duration,
+    ) -> Target {
         let mut t = self.clone();
         let mut config = Config::new();
-        config.host(host).port(port);
+        for (host, port) in hosts {
+            config.host(host).port(*port);
+        }
         if let Some(u) = self.config.get_user() {
             config.user(u);
         }
@@ -228,9 +242,13 @@ impl Target {
         if let Some(a) = self.config.get_application_name() {
             config.application_name(a);
         }
+        if read_write {
+            config.target_session_attrs(tokio_postgres::config::TargetSessionAttrs::ReadWrite);
+        }
         config.ssl_mode(self.config.get_ssl_mode());
-        config.connect_timeout(self.timeout);
+        config.connect_timeout(timeout);
         t.config = config;
+        t.timeout = timeout;
         t
     }
 

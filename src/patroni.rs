@@ -136,6 +136,18 @@ pub struct Member {
     pub timeline: Option<u64>,
     #[serde(default)]
     pub lag: Lag,
+    #[serde(default)]
+    pub tags: serde_json::Map<String, Value>,
+}
+
+impl Member {
+    /// Tagged nosync: never chosen as synchronous standby.
+    pub fn is_nosync(&self) -> bool {
+        self.tags
+            .get("nosync")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -187,7 +199,7 @@ pub struct PatroniInfo {
 }
 
 /// One entry of GET /history: a timeline switch.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     pub timeline: u64,
     pub lsn: u64,

@@ -1,9 +1,12 @@
 //! One function per subcommand: options in, work done through the library, output out.
 
 pub mod cluster;
+pub mod compare;
 pub mod init;
 pub mod lab;
+pub mod report;
 pub mod run;
+pub mod scenario;
 pub mod sweep;
 
 /// A command's failure: a one-line message and the exit code it maps to.

@@ -453,7 +453,8 @@ impl Lab {
     /// kill -9 of a member's postmaster (its Patroni restarts it unless stopped).
     pub fn kill_postmaster(&self, name: &str) -> Result<Option<u32>, LabError> {
         let node = &self.state.nodes[self.node_index(name)?];
-        Ok(process::postmaster_pid(&node.data_dir()).filter(|&pm| process::signal(pm, libc::SIGKILL)))
+        Ok(process::postmaster_pid(&node.data_dir())
+            .filter(|&pm| process::signal(pm, libc::SIGKILL)))
     }
 
     /// SIGSTOP (true) or SIGCONT (false) to a member's Patroni: it stops acting, PostgreSQL runs on.

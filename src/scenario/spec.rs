@@ -39,12 +39,23 @@ fn default_settle() -> u64 {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LabShape {
+    #[serde(default = "default_nodes")]
     pub nodes: usize,
+    /// Last nodes tagged nosync and nofailover (read replicas outside the failover pool).
+    #[serde(default)]
+    pub read_replicas: usize,
+}
+
+fn default_nodes() -> usize {
+    3
 }
 
 impl Default for LabShape {
     fn default() -> Self {
-        LabShape { nodes: 3 }
+        LabShape {
+            nodes: default_nodes(),
+            read_replicas: 0,
+        }
     }
 }
 
@@ -206,8 +217,9 @@ pub struct ActionSpec {
     pub at: f64,
     #[serde(rename = "do")]
     pub kind: ActionKind,
-    /// leader, sync_standby, replica, standby (one non-leader), standbys (all), a member's
-    /// name, or @label (the members an earlier action chose).
+    /// leader, sync_standby, replica, standby (one non-leader), standbys (all non-leaders),
+    /// sync_candidates (non-leaders not tagged nosync), a member's name, or @label (the
+    /// members an earlier action chose).
     pub member: Option<String>,
     /// Names the chosen members for later actions (`member = "@label"`).
     pub label: Option<String>,
@@ -261,7 +273,14 @@ pub enum SpecError {
 }
 
 /// The roles a member selector may name.
-pub const ROLE_SELECTORS: [&str; 5] = ["leader", "sync_standby", "replica", "standby", "standbys"];
+pub const ROLE_SELECTORS: [&str; 6] = [
+    "leader",
+    "sync_standby",
+    "replica",
+    "standby",
+    "standbys",
+    "sync_candidates",
+];
 
 impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario, SpecError> {
@@ -285,7 +304,12 @@ impl Scenario {
             reason,
         };
         let w = &self.workload;
-        if w.duration == 0 || w.clients == 0 || w.threads == 0 || w.threads > w.clients || w.scale < 1 {
+        if w.duration == 0
+            || w.clients == 0
+            || w.threads == 0
+            || w.threads > w.clients
+            || w.scale < 1
+        {
             return Err(invalid(
                 "[workload] needs duration > 0, clients >= threads >= 1 and scale >= 1".into(),
             ));
@@ -296,8 +320,10 @@ impl Scenario {
                 w.builtin.name()
             )));
         }
-        if !(2..=9).contains(&self.lab.nodes) {
-            return Err(invalid("[lab] nodes must be 2 to 9".into()));
+        if !(2..=9).contains(&self.lab.nodes) || self.lab.read_replicas + 2 > self.lab.nodes {
+            return Err(invalid(
+                "[lab] needs 2 to 9 nodes, of which at least 2 are not read replicas".into(),
+            ));
         }
         let mut labels: Vec<&str> = Vec::new();
         for (i, a) in self.actions.iter().enumerate() {
@@ -394,17 +420,26 @@ mod tests {
     fn unknown_actions_and_keys_are_refused() {
         let e = parse(&format!("{BASE}[[actions]]\nat = 5\ndo = \"explode\"\n")).unwrap_err();
         assert!(e.contains("explode") && e.contains("crash-member"), "{e}");
-        let e = parse(&format!("{BASE}[[actions]]\nat = 5\ndo = \"stop-etcd\"\nmembr = \"x\"\n")).unwrap_err();
+        let e = parse(&format!(
+            "{BASE}[[actions]]\nat = 5\ndo = \"stop-etcd\"\nmembr = \"x\"\n"
+        ))
+        .unwrap_err();
         assert!(e.contains("membr"), "{e}");
     }
 
     #[test]
     fn actions_are_checked_for_what_they_need() {
-        let e = parse(&format!("{BASE}[[actions]]\nat = 5\ndo = \"crash-member\"\n")).unwrap_err();
+        let e = parse(&format!(
+            "{BASE}[[actions]]\nat = 5\ndo = \"crash-member\"\n"
+        ))
+        .unwrap_err();
         assert!(e.contains("action 1 (crash-member) needs `member`"), "{e}");
         let e = parse(&format!("{BASE}[[actions]]\nat = 50\ndo = \"stop-etcd\"\n")).unwrap_err();
         assert!(e.contains("outside the 30 s"), "{e}");
-        let e = parse(&format!("{BASE}[[actions]]\nat = 5\ndo = \"start-member\"\nmember = \"@gone\"\n")).unwrap_err();
+        let e = parse(&format!(
+            "{BASE}[[actions]]\nat = 5\ndo = \"start-member\"\nmember = \"@gone\"\n"
+        ))
+        .unwrap_err();
         assert!(e.contains("@gone"), "{e}");
         let ok = parse(&format!(
             "{BASE}[[actions]]\nat = 5\ndo = \"stop-member\"\nmember = \"leader\"\nlabel = \"old\"\n[[actions]]\nat = 9\ndo = \"start-member\"\nmember = \"@old\"\n"
@@ -414,7 +449,8 @@ mod tests {
 
     #[test]
     fn a_read_only_workload_cannot_be_audited() {
-        let e = parse("name = \"x\"\n[workload]\nduration = 5\nbuiltin = \"select-only\"\n").unwrap_err();
+        let e = parse("name = \"x\"\n[workload]\nduration = 5\nbuiltin = \"select-only\"\n")
+            .unwrap_err();
         assert!(e.contains("does not write"), "{e}");
     }
 

@@ -1,0 +1,274 @@
+//! `scenario FILE`: a failure scenario on a Patroni cluster (or a lab started for it), its
+//! result written and summed up; the configuration put back and every fault undone.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{Failure, Interrupt, interrupted_failure, member_target, patroni_client};
+use crate::cli::ScenarioArgs;
+use crate::conn::{ConnOptions, Target};
+use crate::control::SavedConfig;
+use crate::lab::{Lab, LabSpec, Timing};
+use crate::patroni::Patroni;
+use crate::result::write_json_file;
+use crate::scenario::runner::{self, Context, ScenarioError};
+use crate::scenario::{Scenario, ScenarioResult};
+
+const RESTORE_TIMEOUT: Duration = Duration::from_secs(120);
+pub const RESULT_PREFIX: &str = "scenario-";
+
+pub async fn scenario(args: ScenarioArgs) -> Result<u8, Failure> {
+    let scenario = Scenario::load(&args.file)?;
+    let interrupt = Interrupt::listen();
+    let base = member_target(&ConnOptions {
+        user: args.user.clone(),
+        dbname: args.dbname.clone(),
+        ..ConnOptions::default()
+    })?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&scenario.name));
+    if args.patroni.patroni.is_some() {
+        let lab_only = scenario.lab_only_actions();
+        if !lab_only.is_empty() {
+            return Err(Failure::new(format!(
+                "{} of {} need a lab cluster started by pgsyncbench, not --patroni: run it without --patroni, or use switchover, failover, restart, patch or shell actions",
+                lab_only.join(", "),
+                args.file.display()
+            )));
+        }
+        let patroni = patroni_client(&args.patroni)?;
+        return on_cluster(&args, &scenario, &out, &patroni, &base, None, &interrupt).await;
+    }
+    let lab_dir = std::env::temp_dir().join(format!("pgsyncbench-scenario-{}", std::process::id()));
+    eprintln!(
+        "no --patroni given: starting a {}-node lab cluster in {}",
+        scenario.lab.nodes,
+        lab_dir.display()
+    );
+    let spec = LabSpec {
+        nodes: scenario.lab.nodes,
+        dir: lab_dir.clone(),
+        timing: Timing::Fast,
+        read_replicas: scenario.lab.read_replicas,
+    };
+    let mut say = |m: &str| eprintln!("lab: {m}");
+    let mut lab = tokio::select! {
+        r = Lab::up(&spec, &mut say) => r?,
+        _ = interrupt.wait() => {
+            if let Ok(lab) = Lab::open(&lab_dir) {
+                let _ = lab.down(false);
+            }
+            return Err(interrupted_failure());
+        }
+    };
+    let patroni = Patroni::new(&lab.patroni_url(), None, crate::patroni::DEFAULT_TIMEOUT)?;
+    let result = on_cluster(
+        &args,
+        &scenario,
+        &out,
+        &patroni,
+        &base,
+        Some(&mut lab),
+        &interrupt,
+    )
+    .await;
+    let down = lab.down(false);
+    eprintln!("lab: stopped and removed {}", lab_dir.display());
+    match (result, down) {
+        (Ok(code), Ok(())) => Ok(code),
+        (Ok(_), Err(e)) => Err(e.into()),
+        (Err(e), _) => Err(e),
+    }
+}
+
+fn default_out(name: &str) -> PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace(':', "-")
+        .trim_end_matches('Z')
+        .to_string();
+    PathBuf::from("bench-results").join(format!("{stamp}-{name}"))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn on_cluster(
+    args: &ScenarioArgs,
+    scenario: &Scenario,
+    out: &Path,
+    patroni: &Patroni,
+    base: &Target,
+    mut lab: Option<&mut Lab>,
+    interrupt: &Interrupt,
+) -> Result<u8, Failure> {
+    let saved_path = out.join("patroni-config.before.json");
+    let saved = SavedConfig::save(patroni, base, &saved_path).await?;
+    eprintln!(
+        "saved Patroni's dynamic configuration to {} (should this be killed: pgsyncbench cluster restore --patroni {} --from {})",
+        saved_path.display(),
+        patroni.url(),
+        saved_path.display()
+    );
+    let result = {
+        let mut ctx = Context {
+            patroni,
+            base,
+            lab: lab.as_deref_mut(),
+            interrupt,
+        };
+        runner::run(scenario, &mut ctx, &mut |m| eprintln!("{m}")).await
+    };
+    if let Some(lab) = lab {
+        // An error may have left members or etcd down: bring them back before restoring.
+        if !lab.etcd_running() {
+            let _ = lab.start_etcd();
+        }
+        for name in lab.members_down() {
+            let _ = lab.start_member(&name);
+        }
+    }
+    let restored = saved.restore(patroni, base, RESTORE_TIMEOUT).await;
+    match &restored {
+        Ok(live) => eprintln!(
+            "restored Patroni's configuration: synchronous_commit={} live on {}",
+            live.synchronous_commit, live.leader
+        ),
+        Err(e) => eprintln!(
+            "pgsyncbench: error: could not put Patroni's configuration back: {e}; run `pgsyncbench cluster restore --patroni {} --from {}`",
+            patroni.url(),
+            saved_path.display()
+        ),
+    }
+    let result = match result {
+        Ok(r) => r,
+        Err(ScenarioError::Interrupted) => return Err(interrupted_failure()),
+        Err(e) => return Err(Failure::new(e)),
+    };
+    let file = out.join(format!("{RESULT_PREFIX}{}.json", result.scenario));
+    write_json_file(&file, &result)
+        .map_err(|e| Failure::new(format!("cannot write {}: {e}", file.display())))?;
+    if let Some(path) = &args.json {
+        write_json_file(path, &result)
+            .map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))?;
+    }
+    print!("{}", render(&result));
+    println!("result: {}", file.display());
+    restored?;
+    if result.passed() {
+        Ok(0)
+    } else {
+        Err(Failure::new(format!(
+            "scenario {}: expectations not met (see the checks above and {})",
+            result.scenario,
+            file.display()
+        )))
+    }
+}
+
+/// A text summary per variant: cost (TPS, p99) beside benefit (lost commits, write gap).
+pub fn render(r: &ScenarioResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "scenario: {} — {}", r.scenario, r.description);
+    for v in &r.runs {
+        let s = &v.run.summary;
+        let a = &v.audit;
+        let _ = writeln!(
+            out,
+            "\nvariant {}: synchronous_commit={} ({} clients, {} s)",
+            v.label, v.run.target.synchronous_commit, v.workload.clients, v.workload.duration
+        );
+        let p99 = s
+            .latency_ms
+            .map(|l| format!("{:.2} ms", l.p99))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "  load: {:.0} tps, p99 {p99}, {} committed, {} failed, {} reconnects",
+            s.tps, s.transactions, s.failed, v.availability.reconnects
+        );
+        let _ = writeln!(
+            out,
+            "  audit: {} attempted, {} acknowledged, {} failed, {} indeterminate; lost {}, unexpected {}, recovered {}",
+            a.attempted,
+            a.acknowledged,
+            a.failed,
+            a.indeterminate,
+            a.lost,
+            a.unexpected,
+            a.recovered
+        );
+        let g = &v.availability.longest_write_gap;
+        let _ = writeln!(
+            out,
+            "  longest write gap: {:.1} s (from {:.1} s to {:.1} s)",
+            g.seconds, g.from, g.to
+        );
+        for f in &v.availability.faults {
+            let secs = |x: Option<f64>| {
+                x.map(|s| format!("{s:.1} s"))
+                    .unwrap_or_else(|| "never".into())
+            };
+            let _ = writeln!(
+                out,
+                "  {} at {:.1} s (leader {}): first commit after {}, on another member after {}",
+                f.action,
+                f.t,
+                f.leader_before.as_deref().unwrap_or("?"),
+                secs(f.recovery.first_commit_after),
+                secs(f.recovery.first_commit_on_another_member)
+            );
+        }
+        for a in &v.actions {
+            if !a.ok {
+                let _ = writeln!(
+                    out,
+                    "  action {} at {:.1} s failed: {}",
+                    a.action, a.t, a.detail
+                );
+            }
+        }
+        let leaders: Vec<String> = v
+            .leaders
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} (TL {}) at {:.1} s",
+                    l.leader.as_deref().unwrap_or("none"),
+                    l.timeline
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|| "?".into()),
+                    l.t
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "  leaders: {}", leaders.join(" -> "));
+        if !v.split_brain.is_empty() {
+            let _ = writeln!(
+                out,
+                "  SPLIT BRAIN: {} moments with several primaries (first at {:.1} s: {})",
+                v.split_brain.len(),
+                v.split_brain[0].t,
+                v.split_brain[0].members.join(", ")
+            );
+        }
+        if !v.settled {
+            let _ = writeln!(
+                out,
+                "  note: the cluster was not whole again before the audit"
+            );
+        }
+        for c in &v.checks {
+            let _ = writeln!(
+                out,
+                "  [{}] {}: expected {}, observed {}",
+                if c.passed { "pass" } else { "FAIL" },
+                c.check,
+                c.expected,
+                c.observed
+            );
+        }
+    }
+    out
+}

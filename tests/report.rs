@@ -1,0 +1,336 @@
+//! `report` from the committed fixture folder: snapshots of report.md and summary.csv, the HTML
+//! page's self-containment, warnings, partial sweeps, and the command through the binary.
+//!
+//! Snapshots live in tests/fixtures/sweep-small/expected/; after an intended change run
+//! `UPDATE_SNAPSHOTS=1 cargo test --test report` and review the diff.
+
+mod sweep_fixture;
+
+use std::path::PathBuf;
+
+use pgsyncbench::mode::SyncCommit;
+use pgsyncbench::report::{self, ChartFile, Report, Warning};
+use pgsyncbench::results::{self, Results};
+use sweep_fixture::*;
+
+const FIXTURE: &str = "sweep-small";
+
+fn charts(dir: &std::path::Path) -> Vec<ChartFile> {
+    ["latency-bars", "tps-bars"]
+        .iter()
+        .map(|name| ChartFile {
+            name: name.to_string(),
+            title: format!("{name} by mode"),
+            svg: dir.join("charts").join(format!("{name}.svg")),
+            png: dir.join("charts").join(format!("{name}.png")),
+        })
+        .collect()
+}
+
+const SVG: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg width=\"40\" height=\"20\" \
+                   viewBox=\"0 0 40 20\" xmlns=\"http://www.w3.org/2000/svg\">\n<rect x=\"1\" y=\"1\" \
+                   width=\"30\" height=\"10\" fill=\"#36c\"/>\n<text x=\"2\" y=\"18\">off</text>\n</svg>\n";
+
+fn expected(name: &str) -> PathBuf {
+    fixture(FIXTURE).join("expected").join(name)
+}
+
+#[test]
+fn report_md_matches_its_snapshot() {
+    let r = load(FIXTURE);
+    snapshot(
+        &expected("report.md"),
+        &report::render_markdown(&r, &charts(&r.dir)),
+    );
+}
+
+#[test]
+fn summary_csv_matches_its_snapshot() {
+    let r = load(FIXTURE);
+    let csv = results::summary_csv(&r.cells);
+    snapshot(&expected("summary.csv"), &csv);
+    // The fixture's own file is what the data model writes.
+    let committed = std::fs::read_to_string(fixture(FIXTURE).join("summary.csv")).unwrap();
+    assert_eq!(committed, csv);
+}
+
+/// Every `src=`/`href=` value, and whether the page pulls anything in another way.
+fn external_references(html: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let lower = html.to_ascii_lowercase();
+    for attr in ["src=", "href=", "xlink:href="] {
+        for (i, _) in lower.match_indices(attr) {
+            let value = lower[i + attr.len()..]
+                .trim_start_matches(['"', '\''])
+                .to_string();
+            if value.starts_with("http://")
+                || value.starts_with("https://")
+                || value.starts_with("//")
+                || value.starts_with("file:")
+            {
+                found.push(html[i..(i + 60).min(html.len())].to_string());
+            }
+        }
+    }
+    for bad in [
+        "<script", "<link", "@import", "url(http", "url(//", "<iframe", "<object",
+    ] {
+        if lower.contains(bad) {
+            found.push(bad.to_string());
+        }
+    }
+    found
+}
+
+#[test]
+fn report_html_is_self_contained_and_inlines_the_charts() {
+    let r = load(FIXTURE);
+    let inlined: Vec<(ChartFile, String)> = charts(&r.dir)
+        .into_iter()
+        .map(|c| (c, SVG.to_string()))
+        .collect();
+    let html = report::render_html(&r, &inlined);
+    assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..80]);
+    assert_eq!(external_references(&html), Vec::<String>::new());
+    assert_eq!(html.matches("<svg ").count(), 2, "both charts inline");
+    assert!(
+        !html.contains("<?xml"),
+        "an XML declaration cannot stand inside HTML"
+    );
+    assert!(!html.contains("<img"), "no chart is loaded from a file");
+    assert!(html.contains("<style>"));
+    // The same content as the Markdown: every group, every mode, the warning.
+    for mode in SyncCommit::ALL {
+        assert!(html.contains(&format!("<td>{mode}</td>")), "{mode}");
+    }
+    assert!(html.contains("without an attached synchronous standby"));
+}
+
+#[test]
+fn the_self_containment_check_catches_external_assets() {
+    for page in [
+        "<img src=\"https://example.org/a.png\">",
+        "<a href='http://x'>x</a>",
+        "<script src=\"app.js\"></script>",
+        "<link rel=stylesheet href=\"//cdn/x.css\">",
+    ] {
+        assert!(!external_references(page).is_empty(), "{page}");
+    }
+}
+
+fn headline_row(md: &str, mode: SyncCommit) -> &str {
+    let results = md.split("## Results").nth(1).unwrap();
+    let results = results.split("## Warnings").next().unwrap();
+    results
+        .lines()
+        .find(|l| l.starts_with(&format!("| {mode} |")))
+        .unwrap_or_else(|| panic!("no row for {mode} in\n{results}"))
+}
+
+#[test]
+fn a_cell_without_a_sync_standby_is_never_shown_as_synchronous() {
+    let r = load(FIXTURE);
+    let unsynced: Vec<_> = r
+        .cells
+        .iter()
+        .filter(|c| !c.sync_standby_attached)
+        .collect();
+    assert_eq!(unsynced.len(), 1, "the fixture has one such cell");
+    let cell = unsynced[0];
+    assert_eq!(cell.cell.mode, SyncCommit::RemoteApply);
+    let other = r
+        .cells
+        .iter()
+        .find(|c| c.cell.mode == SyncCommit::RemoteApply && c.sync_standby_attached)
+        .unwrap();
+
+    let md = report::render_markdown(&r, &[]);
+    let row = headline_row(&md, SyncCommit::RemoteApply);
+    // Its figures are the other repetition's alone, and the row says one of two counted.
+    assert!(
+        row.contains(&format!("| {:.1} |", other.run.summary.tps)),
+        "{row}"
+    );
+    assert!(
+        !row.contains(&format!("{:.1}", cell.run.summary.tps)),
+        "{row}"
+    );
+    assert!(row.contains("1 of 2"), "{row}");
+    let report = Report::of(&r);
+    assert!(report.warnings.contains(&Warning::NoSyncStandby {
+        cell: cell.cell.id(),
+        mode: SyncCommit::RemoteApply
+    }));
+    assert!(md.contains(&format!(
+        "{} ran remote_apply without an attached synchronous standby",
+        cell.cell.id()
+    )));
+    // The cells table marks it too.
+    let line = md
+        .lines()
+        .find(|l| l.contains(&format!("| {} |", cell.cell.id())))
+        .unwrap();
+    assert!(line.contains("none: not synchronous"), "{line}");
+}
+
+#[test]
+fn failures_and_lost_clients_are_warned_about() {
+    let mut r = load(FIXTURE);
+    let c = &mut r.cells[1];
+    c.run.failures.insert("40001".into(), 7);
+    c.run.failures.insert("connection".into(), 1);
+    c.run.summary.failed = 8;
+    c.run.summary.clients_lost = 1;
+    c.run.summary.interrupted = true;
+    let id = c.cell.id();
+    let md = report::render_markdown(&r, &[]);
+    assert!(md.contains(&format!("{id}: 8 failed transactions")), "{md}");
+    assert!(md.contains("by SQLSTATE: 40001: 7, connection: 1"), "{md}");
+    assert!(md.contains(&format!("{id}: 1 of 8 clients lost their connection")));
+    assert!(md.contains(&format!("{id}: the run was interrupted")));
+}
+
+#[test]
+fn a_partial_sweep_reports_what_finished_and_names_what_is_missing() {
+    let mut r = load(FIXTURE);
+    let planned = r.manifest.order.len();
+    // The sweep stopped after three cells.
+    r.cells.truncate(3);
+    let missing: Vec<String> = r.manifest.order[3..].to_vec();
+    let md = report::render_markdown(&r, &[]);
+    assert!(
+        md.contains(&format!(
+            "{} of {planned} planned cells have no results",
+            missing.len()
+        )),
+        "{md}"
+    );
+    for id in &missing {
+        assert!(md.contains(&format!("{id}  (no result)")), "{id}");
+    }
+    assert!(md.contains(&format!("3 of {planned} planned cells finished")));
+    // Modes that have not run show dashes, not numbers.
+    let local = headline_row(&md, SyncCommit::Local);
+    assert!(local.contains("| 0 of 2 | — |"), "{local}");
+}
+
+#[test]
+fn a_group_without_its_baseline_shows_no_changes_and_says_why() {
+    let mut r = load(FIXTURE);
+    r.cells.retain(|c| c.cell.mode != SyncCommit::Off);
+    let md = report::render_markdown(&r, &[]);
+    assert!(
+        md.contains("no off cell counts, so this group shows no changes"),
+        "{md}"
+    );
+    let on = headline_row(&md, SyncCommit::On);
+    assert!(on.ends_with("| — | — | — | — |"), "{on}");
+}
+
+#[test]
+fn a_change_without_enough_seconds_for_an_interval_is_not_shown() {
+    let mut r = load(FIXTURE);
+    r.cells.retain(|c| c.cell.repetition == 1);
+    let cell = r
+        .cells
+        .iter_mut()
+        .find(|c| c.cell.mode == SyncCommit::RemoteWrite)
+        .unwrap();
+    cell.run.timeline.truncate(1);
+    let group = cell.cell.group();
+    let md = report::render_markdown(&r, &[]);
+    let row = headline_row(&md, SyncCommit::RemoteWrite);
+    assert!(row.ends_with("| — | — | — | — |"), "{row}");
+    assert!(Report::of(&r).warnings.contains(&Warning::NoInterval {
+        group,
+        mode: SyncCommit::RemoteWrite
+    }));
+    assert!(
+        md.contains("remote_write and the baseline have too few seconds"),
+        "{md}"
+    );
+}
+
+#[test]
+fn noise_is_marked_when_an_interval_includes_zero() {
+    // Against itself (remote_write with off's figures), every change is noise.
+    let mut r = load(FIXTURE);
+    let offs: Vec<_> = r
+        .cells
+        .iter()
+        .filter(|c| c.cell.mode == SyncCommit::Off)
+        .cloned()
+        .collect();
+    r.cells.retain(|c| c.cell.mode != SyncCommit::RemoteWrite);
+    for mut c in offs {
+        c.cell.mode = SyncCommit::RemoteWrite;
+        r.cells.push(c);
+    }
+    let md = report::render_markdown(&r, &[]);
+    let row = headline_row(&md, SyncCommit::RemoteWrite);
+    assert_eq!(row.matches("+0.0% [+0.0, +0.0] noise").count(), 4, "{row}");
+    assert!(md.contains(
+        "noise against off (the interval includes 0) for remote_write TPS, remote_write mean latency"
+    ));
+}
+
+#[test]
+fn report_command_writes_the_files_from_the_folder_alone() {
+    let dir = Scratch::copy_of(FIXTURE);
+    std::fs::remove_file(dir.0.join("summary.csv")).unwrap();
+    let out = pgsyncbench().arg("report").arg(&dir.0).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("wrote report.md and report.html"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: ") && stderr.contains("without an attached synchronous standby")
+    );
+
+    let r = Results::load(&dir.0).unwrap();
+    let read = |f: &str| std::fs::read_to_string(dir.0.join(f)).unwrap();
+    assert_eq!(read("summary.csv"), results::summary_csv(&r.cells));
+    assert_eq!(read("report.md"), report::render_markdown(&r, &[]));
+    let html = read("report.html");
+    assert_eq!(html, report::render_html(&r, &[]));
+    assert_eq!(external_references(&html), Vec::<String>::new());
+}
+
+#[test]
+fn report_command_works_on_an_interrupted_sweep() {
+    let dir = Scratch::copy_of(FIXTURE);
+    let r = load(FIXTURE);
+    for id in &r.manifest.order[4..] {
+        std::fs::remove_file(dir.0.join("cells").join(format!("{id}.json"))).unwrap();
+    }
+    let out = pgsyncbench().arg("report").arg(&dir.0).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let md = std::fs::read_to_string(dir.0.join("report.md")).unwrap();
+    assert!(md.contains("6 of 10 planned cells have no results"), "{md}");
+    let csv = std::fs::read_to_string(dir.0.join("summary.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 4, "{csv}");
+}
+
+#[test]
+fn report_command_before_any_cell_finished() {
+    let dir = Scratch::copy_of(FIXTURE);
+    std::fs::remove_dir_all(dir.0.join("cells")).unwrap();
+    let out = pgsyncbench().arg("report").arg(&dir.0).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let md = std::fs::read_to_string(dir.0.join("report.md")).unwrap();
+    assert!(md.contains("No cell has finished yet."), "{md}");
+}
+
+#[test]
+fn report_command_on_a_folder_without_results_fails_in_one_line() {
+    let dir = Scratch::new("empty");
+    let out = pgsyncbench().arg("report").arg(&dir.0).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("holds no pgsyncbench results"), "{stderr}");
+    assert!(!dir.0.join("report.md").exists());
+}
