@@ -6,10 +6,11 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::axis::TickedAxis;
-use super::data::{Group, ModeData, Spread, change_pct};
+use super::data::{Group, Spread};
 use super::output::{Chart, DrawResult};
 use super::style::{self, INK, text};
 use crate::mode::SyncCommit;
+use crate::stats::Metric;
 
 /// Which figure the bars show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,10 +41,10 @@ impl Figure {
         }
     }
 
-    fn of(self, m: &ModeData) -> Option<Spread> {
+    fn metric(self) -> Metric {
         match self {
-            Figure::MeanLatency => m.latency_mean,
-            Figure::Tps => m.tps,
+            Figure::MeanLatency => Metric::Mean,
+            Figure::Tps => Metric::Tps,
         }
     }
 }
@@ -71,37 +72,36 @@ pub struct Bars {
 }
 
 impl Bars {
+    /// Bars with the same figures and changes as the report's table for this group.
     pub fn new(figure: Figure, group: &Group, baseline: SyncCommit) -> Bars {
-        let base = group.mode(baseline).and_then(|m| figure.of(m));
+        let metric = figure.metric();
+        let has_base = group.mode(baseline).and_then(|m| m.shown(metric)).is_some();
         let bars: Vec<Bar> = group
             .modes
             .iter()
-            .map(|m| {
-                let value = figure.of(m);
-                let change = match (m.mode == baseline, value, base) {
-                    (true, Some(_), _) => Change::Baseline,
-                    (false, Some(v), Some(b)) => {
-                        change_pct(v.mean, b.mean).map_or(Change::Unknown, Change::Percent)
-                    }
-                    _ => Change::Unknown,
-                };
-                Bar {
-                    mode: m.mode,
-                    value,
-                    change,
-                    flagged: m.missing_sync_standby,
-                }
+            .map(|m| Bar {
+                mode: m.mode,
+                value: m.shown(metric),
+                change: if m.mode == baseline {
+                    Change::Baseline
+                } else {
+                    m.change(metric)
+                        .map_or(Change::Unknown, |c| Change::Percent(c.percent()))
+                },
+                flagged: m.no_standby > 0,
             })
             .collect();
         let reps = group.repetitions();
         let mut subtitle = format!("{} · ", group.key);
         if reps >= 2 {
-            subtitle.push_str(&format!("mean of {reps} repetitions, whiskers min–max"));
+            subtitle.push_str(&format!(
+                "geometric mean of {reps} repetitions, whiskers min–max"
+            ));
         } else {
             subtitle.push_str("1 repetition");
         }
         let mut notes = Vec::new();
-        if base.is_none() {
+        if !has_base {
             notes.push(format!(
                 "No change shown: the baseline mode {baseline} has no result in this group."
             ));
@@ -185,15 +185,16 @@ impl Chart for Bars {
             let x = i as f64;
             let colour = style::mode_colour(bar.mode);
             let Some(v) = bar.value else {
+                let why = if bar.flagged { "left out*" } else { "no data" };
                 chart.draw_series(std::iter::once(Text::new(
-                    "no data",
+                    why,
                     (x, 0.0),
                     text(style::LABEL_SIZE).pos(Pos::new(HPos::Center, VPos::Bottom)),
                 )))?;
                 continue;
             };
             chart.draw_series(std::iter::once(Rectangle::new(
-                [(x - half, 0.0), (x + half, v.mean)],
+                [(x - half, 0.0), (x + half, v.value)],
                 colour.filled(),
             )))?;
             if v.n >= 2 {
@@ -213,7 +214,7 @@ impl Chart for Bars {
             chart.draw_series(std::iter::once(
                 EmptyElement::at((x, v.top()))
                     + Text::new(
-                        self.figure.value_label(v.mean),
+                        self.figure.value_label(v.value),
                         (0, -6),
                         text(style::LABEL_SIZE).pos(above),
                     )

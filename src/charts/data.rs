@@ -1,5 +1,7 @@
-//! What the charts show, gathered from a results folder: per group and mode, the spread of the
-//! repetitions and their merged histogram; per workload/scale/threads/RTT, the groups by clients.
+//! What the charts show, gathered from a results folder by the report's own rules
+//! (`crate::stats`): which cells count for their mode, the figure shown for a mode (the geometric
+//! mean over repetitions) and its change against the baseline, so that a chart and the report's
+//! table never disagree.
 
 use std::collections::BTreeMap;
 
@@ -9,54 +11,59 @@ use super::ChartError;
 use crate::metrics::decode_histogram;
 use crate::mode::SyncCommit;
 use crate::results::{CellResult, GroupKey, Results};
+use crate::stats::{self, Bootstrap, Change, Excluded, Metric, ModeRuns};
 use crate::workload::Builtin;
 
-/// Mean, minimum and maximum of one figure over repetitions.
+/// A figure as shown for a mode, and the spread of the repetitions behind it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Spread {
-    pub mean: f64,
+    /// The geometric mean over repetitions, as the report's table shows it.
+    pub value: f64,
     pub min: f64,
     pub max: f64,
+    /// Repetitions that count.
     pub n: usize,
 }
 
 impl Spread {
-    pub fn of(values: impl IntoIterator<Item = f64>) -> Option<Spread> {
-        let mut n = 0;
-        let (mut sum, mut min, mut max) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
-        for v in values.into_iter().filter(|v| v.is_finite()) {
-            n += 1;
-            sum += v;
-            min = min.min(v);
-            max = max.max(v);
-        }
-        (n > 0).then(|| Spread {
-            mean: sum / n as f64,
-            min,
-            max,
-            n,
-        })
-    }
-
     /// The highest point a bar or whisker of this spread reaches.
     pub fn top(&self) -> f64 {
-        self.max.max(self.mean)
+        self.max.max(self.value)
     }
 }
 
-/// One mode of one group, over its repetitions.
+/// One mode of one group.
 pub struct ModeData<'a> {
     pub mode: SyncCommit,
+    /// Every finished cell, in repetition order (each gets its timeline).
     pub cells: Vec<&'a CellResult>,
-    pub tps: Option<Spread>,
-    /// Mean latency in ms; None when no repetition completed a transaction.
-    pub latency_mean: Option<Spread>,
-    pub latency_p99: Option<Spread>,
-    /// All repetitions' latencies (µs) in one histogram.
+    /// The repetitions that count, as the report sorts them.
+    pub runs: ModeRuns,
+    /// Cells left out because this mode waits for a standby and none was attached.
+    pub no_standby: usize,
+    /// The latencies (µs) of the cells that count, in one histogram.
     pub merged: Histogram<u64>,
-    /// A mode that waits for a standby ran at least once without a synchronous standby: its
-    /// figures do not show what that mode costs.
-    pub missing_sync_standby: bool,
+    /// Against the baseline, per [`Metric::ALL`]; None for the baseline itself or when the
+    /// report has no change either.
+    pub changes: Option<[Change; 4]>,
+}
+
+impl ModeData<'_> {
+    pub fn shown(&self, metric: Metric) -> Option<Spread> {
+        let value = self.runs.figures()?.get(metric);
+        let reps = self.runs.reps.values().map(|f| f.get(metric));
+        Some(Spread {
+            value,
+            min: reps.clone().fold(f64::INFINITY, f64::min),
+            max: reps.fold(f64::NEG_INFINITY, f64::max),
+            n: self.runs.reps.len(),
+        })
+    }
+
+    pub fn change(&self, metric: Metric) -> Option<&Change> {
+        let i = Metric::ALL.iter().position(|&m| m == metric)?;
+        self.changes.as_ref().map(|c| &c[i])
+    }
 }
 
 pub struct Group<'a> {
@@ -70,13 +77,19 @@ impl Group<'_> {
         self.modes.iter().find(|m| m.mode == mode)
     }
 
+    /// The most repetitions any mode counts.
     pub fn repetitions(&self) -> usize {
-        self.modes.iter().map(|m| m.cells.len()).max().unwrap_or(0)
+        self.modes
+            .iter()
+            .map(|m| m.runs.reps.len())
+            .max()
+            .unwrap_or(0)
     }
 }
 
 /// The groups of a results set, sorted by key.
 pub fn groups(results: &Results) -> Result<Vec<Group<'_>>, ChartError> {
+    let baseline = results.manifest.plan.baseline;
     let mut by_group: BTreeMap<GroupKey, BTreeMap<SyncCommit, Vec<&CellResult>>> = BTreeMap::new();
     for cell in &results.cells {
         by_group
@@ -89,21 +102,41 @@ pub fn groups(results: &Results) -> Result<Vec<Group<'_>>, ChartError> {
     by_group
         .into_iter()
         .map(|(key, modes)| {
-            let modes = modes
+            let mut modes = modes
                 .into_iter()
                 .map(|(mode, mut cells)| {
                     cells.sort_by_key(|c| c.cell.repetition);
                     mode_data(mode, cells)
                 })
-                .collect::<Result<_, _>>()?;
+                .collect::<Result<Vec<_>, _>>()?;
+            let base = modes
+                .iter()
+                .find(|m| m.mode == baseline)
+                .map(|m| m.runs.clone());
+            for m in modes.iter_mut().filter(|m| m.mode != baseline) {
+                m.changes = base
+                    .as_ref()
+                    .and_then(|b| stats::versus_baseline(b, &m.runs, Bootstrap::default()));
+            }
             Ok(Group { key, modes })
         })
         .collect()
 }
 
 fn mode_data(mode: SyncCommit, cells: Vec<&CellResult>) -> Result<ModeData<'_>, ChartError> {
+    let mut runs = ModeRuns::default();
+    let mut no_standby = 0;
     let mut merged = crate::metrics::new_histogram();
     for c in &cells {
+        match runs.add(c) {
+            Ok(()) => {}
+            Err(Excluded::NoSyncStandby) => {
+                no_standby += 1;
+                continue;
+            }
+            // No transaction succeeded: an empty histogram adds nothing.
+            Err(Excluded::NoTransactions) => continue,
+        }
         let h = decode_histogram(&c.run.histogram.data).map_err(|e| ChartError::Histogram {
             cell: c.cell.id(),
             reason: e.to_string(),
@@ -113,22 +146,13 @@ fn mode_data(mode: SyncCommit, cells: Vec<&CellResult>) -> Result<ModeData<'_>, 
             reason: format!("{e:?}"),
         })?;
     }
-    let latency = |f: fn(&crate::metrics::LatencySummary) -> f64| {
-        Spread::of(
-            cells
-                .iter()
-                .filter_map(|c| c.run.summary.latency_ms.as_ref().map(f)),
-        )
-    };
     Ok(ModeData {
         mode,
-        tps: Spread::of(cells.iter().map(|c| c.run.summary.tps)),
-        latency_mean: latency(|l| l.mean),
-        latency_p99: latency(|l| l.p99),
-        merged,
-        missing_sync_standby: mode.waits_for_standby()
-            && cells.iter().any(|c| !c.sync_standby_attached),
         cells,
+        runs,
+        no_standby,
+        merged,
+        changes: None,
     })
 }
 
@@ -167,25 +191,29 @@ pub fn scaling<'g, 'a>(groups: &'g [Group<'a>]) -> Vec<(ScalingKey, Vec<&'g Grou
         .collect()
 }
 
-/// Change of `value` against `base` in percent; None when there is no meaningful base.
-pub fn change_pct(value: f64, base: f64) -> Option<f64> {
-    (base.is_finite() && base != 0.0 && value.is_finite()).then(|| (value - base) / base * 100.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn spread_ignores_non_finite_values() {
-        let s = Spread::of([2.0, 4.0, f64::NAN, 3.0]).unwrap();
-        assert_eq!((s.mean, s.min, s.max, s.n), (3.0, 2.0, 4.0, 3));
-        assert!(Spread::of([]).is_none());
-    }
-
-    #[test]
-    fn change_needs_a_base() {
-        assert_eq!(change_pct(5.37, 1.95).map(|p| p.round()), Some(175.0));
-        assert_eq!(change_pct(1.0, 0.0), None);
+    fn the_shown_figure_is_the_geometric_mean_with_the_spread_around_it() {
+        let mut runs = ModeRuns::default();
+        runs.reps
+            .insert(1, stats::Figures::new(100.0, 2.0, 1.0, 4.0));
+        runs.reps
+            .insert(2, stats::Figures::new(400.0, 8.0, 1.0, 4.0));
+        let m = ModeData {
+            mode: SyncCommit::On,
+            cells: Vec::new(),
+            runs,
+            no_standby: 0,
+            merged: crate::metrics::new_histogram(),
+            changes: None,
+        };
+        let tps = m.shown(Metric::Tps).unwrap();
+        assert!((tps.value - 200.0).abs() < 1e-9, "{tps:?}");
+        assert_eq!((tps.min, tps.max, tps.n), (100.0, 400.0, 2));
+        assert_eq!(m.shown(Metric::Mean).unwrap().top(), 8.0);
+        assert!(m.change(Metric::Tps).is_none());
     }
 }

@@ -10,6 +10,7 @@ use super::legend::{self, Dash, Entry, Look};
 use super::output::{Chart, DrawResult};
 use super::style::{self, INK, text};
 use crate::mode::SyncCommit;
+use crate::stats::Metric;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Figure {
@@ -62,11 +63,11 @@ impl Scaling {
                     .iter()
                     .filter_map(|g| {
                         let m = g.mode(mode)?;
-                        flagged |= m.missing_sync_standby;
-                        let v = match figure {
-                            Figure::Tps => m.tps,
-                            Figure::P99 => m.latency_p99,
-                        }?;
+                        flagged |= m.no_standby > 0;
+                        let v = m.shown(match figure {
+                            Figure::Tps => Metric::Tps,
+                            Figure::P99 => Metric::P99,
+                        })?;
                         Some((g.key.clients as f64, v))
                     })
                     .collect();
@@ -88,7 +89,9 @@ impl Scaling {
             subtitle.push_str(&format!(", +{} ms RTT", key.rtt_ms));
         }
         if reps >= 2 {
-            subtitle.push_str(&format!(" · mean of {reps} repetitions, whiskers min–max"));
+            subtitle.push_str(&format!(
+                " · geometric mean of {reps} repetitions, whiskers min–max"
+            ));
         }
         Scaling {
             figure,
@@ -187,12 +190,12 @@ impl Chart for Scaling {
                 .iter()
                 .map(|(x, s)| (x_axis.shifted(*x, dodge), *s))
                 .collect();
-            let means: Vec<(f64, f64)> = points.iter().map(|(x, s)| (*x, s.mean)).collect();
-            chart.draw_series(look.solid(means))?;
+            let values: Vec<(f64, f64)> = points.iter().map(|(x, s)| (*x, s.value)).collect();
+            chart.draw_series(look.solid(values))?;
             chart.draw_series(
                 points
                     .iter()
-                    .map(|(x, s)| Circle::new((*x, s.mean), 5, colour.filled())),
+                    .map(|(x, s)| Circle::new((*x, s.value), 5, colour.filled())),
             )?;
             let whisker = colour.stroke_width(2);
             for (x, s) in points.iter().filter(|(_, s)| s.n >= 2) {

@@ -18,6 +18,7 @@ const STEPS_PER_NINE: usize = 25;
 pub struct Spectrum {
     subtitle: String,
     lines: Vec<Line>,
+    notes: Vec<String>,
 }
 
 struct Line {
@@ -42,7 +43,7 @@ impl Spectrum {
             .filter(|m| !m.merged.is_empty())
             .map(|m| Line {
                 mode: m.mode,
-                flagged: m.missing_sync_standby,
+                flagged: m.no_standby > 0,
                 points: (0..=STEPS_PER_NINE * NINES as usize)
                     .map(|i| {
                         // Evenly spaced on the nines axis: q = 1 - 10^-x.
@@ -59,9 +60,23 @@ impl Spectrum {
         } else {
             "1 repetition".to_string()
         };
+        let mut notes = Vec::new();
+        let left_out: Vec<&str> = group
+            .modes
+            .iter()
+            .filter(|m| m.merged.is_empty() && m.no_standby > 0)
+            .map(|m| m.mode.as_str())
+            .collect();
+        if !left_out.is_empty() {
+            notes.push(format!("Not shown: {}*.", left_out.join(", ")));
+        }
+        if !left_out.is_empty() || group.modes.iter().any(|m| m.no_standby > 0) {
+            notes.push(style::FLAG_NOTE.to_string());
+        }
         Spectrum {
             subtitle: format!("{} · {merged}", group.key),
             lines,
+            notes,
         }
     }
 
@@ -80,12 +95,7 @@ impl Chart for Spectrum {
         let area = root
             .titled("Latency percentiles per mode", text(style::TITLE_SIZE))?
             .titled(&self.subtitle, text(style::SUBTITLE_SIZE).color(&INK))?;
-        let notes: Vec<String> = if self.lines.iter().any(|l| l.flagged) {
-            vec![style::FLAG_NOTE.to_string()]
-        } else {
-            Vec::new()
-        };
-        let area = super::output::with_notes(&area, &notes)?;
+        let area = super::output::with_notes(&area, &self.notes)?;
         // Latency on a log axis: the body (a few ms) and the tail (often 100x that) both readable.
         let values = || self.lines.iter().flat_map(|l| l.points.iter().map(|p| p.1));
         let y_top = values().fold(0.0, f64::max);

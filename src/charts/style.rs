@@ -57,8 +57,8 @@ pub fn standby_colour(index: usize) -> RGBColor {
 
 /// Marks a mode that ran without an attached synchronous standby; a note under the chart says so.
 pub const FLAG: &str = "*";
-pub const FLAG_NOTE: &str = "* ran without an attached synchronous standby in at least one \
-                             repetition: not what the mode costs with one.";
+pub const FLAG_NOTE: &str = "* Repetitions that ran without an attached synchronous standby are \
+                             left out of this mode's figures, as in the report.";
 
 pub const INK: RGBColor = RGBColor(40, 40, 40);
 pub const GRID: RGBColor = RGBColor(225, 225, 225);

@@ -383,27 +383,42 @@ fn svgs_are_xml_with_titles_axis_labels_and_legends() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The geometric mean over repetitions of a summary figure of `mode`'s cells.
+fn geomean(results: &Results, mode: SyncCommit, f: fn(&Summary) -> f64) -> f64 {
+    let logs: Vec<f64> = results
+        .cells
+        .iter()
+        .filter(|c| c.cell.mode == mode)
+        .map(|c| f(&c.run.summary).ln())
+        .collect();
+    (logs.iter().sum::<f64>() / logs.len() as f64).exp()
+}
+
 #[test]
-fn bars_carry_the_change_against_the_baseline() {
+fn bars_show_the_report_figures_and_changes_against_the_baseline() {
     let results = sweep(&[8], 2);
     let dir = out_dir("change");
     let files = render_all(&results, &dir).unwrap();
-    let mean_of = |mode: SyncCommit| {
-        let v: Vec<f64> = results
-            .cells
-            .iter()
-            .filter(|c| c.cell.mode == mode)
-            .map(|c| c.run.summary.latency_ms.unwrap().mean)
-            .collect();
-        v.iter().sum::<f64>() / v.len() as f64
-    };
-    let off = mean_of(SyncCommit::Off);
+    let mean = |s: &Summary| s.latency_ms.unwrap().mean;
+    let off = geomean(&results, SyncCommit::Off, mean);
     let texts = svg_texts(&files[0].svg);
     for mode in [SyncCommit::Local, SyncCommit::RemoteApply] {
-        let label = style::percent_change((mean_of(mode) - off) / off * 100.0);
+        let value = geomean(&results, mode, mean);
+        // Every repetition pairs with the baseline's: the change is the ratio of the means.
+        let label = style::percent_change((value / off - 1.0) * 100.0);
         assert!(label.starts_with('+'), "slower than off: {label}");
         assert!(texts.contains(&label), "{label} not in {texts:?}");
+        let shown = format!("{} ms", style::significant(value));
+        assert!(texts.contains(&shown), "{shown} not in {texts:?}");
     }
+    let tps = svg_texts(&files[1].svg);
+    let off_tps = geomean(&results, SyncCommit::Off, |s| s.tps);
+    let on_tps = geomean(&results, SyncCommit::On, |s| s.tps);
+    let label = style::percent_change((on_tps / off_tps - 1.0) * 100.0);
+    assert!(
+        label.starts_with('-') && tps.contains(&label),
+        "{label} not in {tps:?}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -512,7 +527,7 @@ fn a_cell_without_samples_still_gets_its_timeline() {
 }
 
 #[test]
-fn a_remote_mode_without_a_sync_standby_is_marked() {
+fn a_repetition_without_a_sync_standby_is_left_out_and_marked() {
     let mut results = sweep(&[8], 2);
     for c in results
         .cells
@@ -521,6 +536,16 @@ fn a_remote_mode_without_a_sync_standby_is_marked() {
     {
         c.sync_standby_attached = false;
     }
+    let counted = results
+        .cells
+        .iter()
+        .find(|c| c.cell.mode == SyncCommit::RemoteApply && c.cell.repetition == 1)
+        .unwrap()
+        .run
+        .summary
+        .latency_ms
+        .unwrap()
+        .mean;
     let dir = out_dir("no-standby");
     let files = render_all(&results, &dir).unwrap();
     let latency = svg_texts(&files[0].svg);
@@ -529,6 +554,11 @@ fn a_remote_mode_without_a_sync_standby_is_marked() {
         latency
             .iter()
             .any(|t| t.contains("without an attached synchronous standby"))
+    );
+    let shown = format!("{} ms", style::significant(counted));
+    assert!(
+        latency.contains(&shown),
+        "only repetition 1 counts: {shown} in {latency:?}"
     );
     let spectrum = svg_texts(&files[2].svg);
     assert!(
@@ -543,11 +573,38 @@ fn a_remote_mode_without_a_sync_standby_is_marked() {
     let timeline = files
         .iter()
         .find(|f| f.name.ends_with("remote_apply_r2"))
-        .unwrap();
+        .expect("the left-out cell still has its timeline");
     assert!(
         svg_texts(&timeline.svg)
             .iter()
             .any(|t| t.contains("NO synchronous standby attached"))
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_mode_that_never_had_a_sync_standby_has_no_bar() {
+    let mut results = sweep(&[8], 1);
+    for c in results
+        .cells
+        .iter_mut()
+        .filter(|c| c.cell.mode == SyncCommit::On)
+    {
+        c.sync_standby_attached = false;
+    }
+    let dir = out_dir("never-standby");
+    let files = render_all(&results, &dir).unwrap();
+    let latency = svg_texts(&files[0].svg);
+    assert!(latency.iter().any(|t| t == "left out*"), "{latency:?}");
+    assert!(latency.iter().any(|t| t == "on*"), "{latency:?}");
+    let spectrum = svg_texts(&files[2].svg);
+    assert!(
+        !spectrum.iter().any(|t| t == "on" || t == "on*"),
+        "{spectrum:?}"
+    );
+    assert!(
+        spectrum.iter().any(|t| t == "Not shown: on*."),
+        "{spectrum:?}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -658,6 +715,16 @@ fn render_timing_of_100_cells() {
         "one group chart (SVG+PNG): {:.1} ms; one timeline (SVG+PNG): {:.1} ms",
         per_group * 1000.0,
         per_timeline * 1000.0
+    );
+
+    // One repetition: every change comes from a bootstrap over seconds, the slow path.
+    let single = sweep(&(1..=20).collect::<Vec<_>>(), 1);
+    let started = std::time::Instant::now();
+    let groups = data::groups(&single).unwrap();
+    println!(
+        "figures and changes of {} groups with bootstraps: {:.3} s",
+        groups.len(),
+        started.elapsed().as_secs_f64()
     );
 
     let started = std::time::Instant::now();
