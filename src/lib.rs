@@ -1,6 +1,7 @@
 //! pgsyncbench: what PostgreSQL's synchronous_commit modes cost and buy on Patroni clusters.
 
 pub mod audit;
+pub mod charts;
 pub mod cli;
 pub mod commands;
 pub mod compare;
