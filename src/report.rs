@@ -4,22 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::doc::{Align, Block, Cell, Doc, Table, Tone};
 use crate::mode::SyncCommit;
 use crate::results::{CellResult, GroupKey, Results};
 use crate::stats::{self, Bootstrap, Change, Excluded, Figures, Metric, Sorted};
 
-/// A chart drawn for the report.
-// MERGE(charts): replace this struct with `pub use crate::charts::ChartFile;`
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChartFile {
-    pub name: String,
-    pub title: String,
-    pub svg: PathBuf,
-    pub png: PathBuf,
-}
+pub use crate::charts::ChartFile;
 
 /// report.md: charts are linked by their SVG's path relative to the results folder.
 pub fn render_markdown(results: &Results, charts: &[ChartFile]) -> String {

@@ -100,9 +100,8 @@ pub fn report(args: ReportArgs) -> Result<u8, Failure> {
 }
 
 /// The report's charts, drawn into DIR/charts.
-#[allow(unused_variables)] // MERGE(charts): drop this attribute with the line below
 fn draw_charts(results: &Results) -> Result<Vec<ChartFile>, Failure> {
-    Ok(Vec::new()) // MERGE(charts): crate::charts::render_all(results, &results.dir.join("charts")).map_err(Failure::new)
+    crate::charts::render_all(results, &results.dir.join("charts")).map_err(Failure::new)
 }
 
 /// Through a temporary file and a rename, so a reader never sees half a report.
