@@ -12,6 +12,7 @@ mod data;
 mod legend;
 mod output;
 mod scaling;
+mod scenario;
 mod spectrum;
 mod style;
 mod timeline;
@@ -43,6 +44,28 @@ pub enum ChartError {
     Histogram { cell: String, reason: String },
     #[error("the bundled chart font did not load: rebuild pgsyncbench from a clean checkout")]
     Font,
+}
+
+/// A timeline per scenario variant, with its actions marked, into `out_dir`; returned with the
+/// scenario's name and the variant's label.
+pub fn render_scenarios(
+    results: &[crate::scenario::ScenarioResult],
+    out_dir: &Path,
+) -> Result<Vec<(String, String, ChartFile)>, ChartError> {
+    std::fs::create_dir_all(out_dir).map_err(|e| ChartError::CreateDir {
+        path: out_dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    for r in results {
+        for v in &r.runs {
+            let chart = scenario::ScenarioTimeline::new(&r.scenario, v);
+            let name = format!("scenario_{}_{}", r.scenario, v.label);
+            let file = output::write(&chart, &name, chart.title(), out_dir)?;
+            out.push((r.scenario.clone(), v.label.clone(), file));
+        }
+    }
+    Ok(out)
 }
 
 /// Writes every chart that applies to `results` into `out_dir` (created when missing) and returns

@@ -32,6 +32,20 @@ pub fn report(args: ReportArgs) -> Result<u8, Failure> {
         charts.extend(draw_charts(results)?);
         warnings.extend(report.warnings.iter().map(|w| w.to_string()));
     }
+    let scenario_charts = if scenarios.is_empty() {
+        Vec::new()
+    } else {
+        crate::charts::render_scenarios(&scenarios, &dir.join("charts")).map_err(Failure::new)?
+    };
+    let mut scenario_svgs = Vec::with_capacity(scenario_charts.len());
+    for (_, _, c) in &scenario_charts {
+        scenario_svgs.push(std::fs::read_to_string(&c.svg).map_err(|e| {
+            Failure::new(format!(
+                "cannot read the chart {}: {e}; run report again",
+                c.svg.display()
+            ))
+        })?);
+    }
     let mut inlined = Vec::with_capacity(charts.len());
     for c in &charts {
         let svg = std::fs::read_to_string(&c.svg).map_err(|e| {
@@ -93,7 +107,7 @@ pub fn report(args: ReportArgs) -> Result<u8, Failure> {
             ))
             .unwrap_or_default(),
         scenarios.len(),
-        charts.len(),
+        charts.len() + scenario_charts.len(),
         warnings.len()
     );
     Ok(0)
