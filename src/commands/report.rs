@@ -9,6 +9,7 @@ use crate::doc::{Block, Doc};
 use crate::report::{ChartFile, Report};
 use crate::results::{self, Results};
 use crate::scenario::report as scenario_report;
+use crate::scenario::{ScenarioResult, VariantResult};
 
 pub const REPORT_MD: &str = "report.md";
 pub const REPORT_HTML: &str = "report.html";
@@ -75,10 +76,20 @@ pub fn report(args: ReportArgs) -> Result<u8, Failure> {
             )),
         };
         if !scenarios.is_empty() {
+            let figures = |r: &ScenarioResult, v: &VariantResult| -> Vec<Block> {
+                scenario_charts
+                    .iter()
+                    .zip(&scenario_svgs)
+                    .filter(|((name, label, _), _)| *name == r.scenario && *label == v.label)
+                    .map(|((_, _, c), svg)| Block::Figure {
+                        title: c.title.clone(),
+                        path: crate::report::relative_path(dir, &c.svg),
+                        svg: inline.then(|| svg.clone()),
+                    })
+                    .collect()
+            };
             doc.blocks
-                .extend(scenario_report::blocks(&scenarios, &|_, _| {
-                    Vec::<Block>::new()
-                }));
+                .extend(scenario_report::blocks(&scenarios, &figures));
         }
         doc
     };
