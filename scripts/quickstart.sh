@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# README's main command: installs what is missing, builds, and measures a TPC-B load on a
-# three-node Patroni lab cluster that it starts for the run and stops afterwards.
-# Extra arguments go to `pgsyncbench run` (for example: -T 30 --sync-commit remote_apply).
+# README's main command: installs what is missing, builds, starts a three-node Patroni lab
+# cluster, runs a short five-mode sweep on it (workloads/quick.toml: off, local, remote_write,
+# on, remote_apply), writes the results folder with its report and charts, and stops the lab.
+# Extra arguments go to `pgsyncbench sweep` (for example: --repeat 3 -T 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo build --release --quiet
-exec target/release/pgsyncbench run -c 8 -j 2 -T 10 -M prepared "$@"
+exec target/release/pgsyncbench sweep --plan workloads/quick.toml "$@"

@@ -135,6 +135,34 @@ fn a_short_sweep_on_the_lab_writes_a_complete_results_folder() {
     let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     assert_eq!(csv.lines().count(), 7, "{csv}");
     assert!(csv.lines().skip(1).all(|l| l.ends_with(",true")));
+
+    // The sweep ends with its report: both pages, and every chart as SVG and PNG.
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("remote_apply") && md.contains("baseline"),
+        "{md}"
+    );
+    assert!(out.join("report.html").is_file());
+    let charts: Vec<String> = std::fs::read_dir(out.join("charts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for stem in [
+        "latency_tpcb-like_s1_c2_j1_rtt0",
+        "tps_tpcb-like_s1_c2_j1_rtt0",
+        "spectrum_tpcb-like_s1_c2_j1_rtt0",
+    ] {
+        for ext in ["svg", "png"] {
+            assert!(
+                charts.contains(&format!("{stem}.{ext}")),
+                "{stem}.{ext} missing from {charts:?}"
+            );
+        }
+    }
+    assert_eq!(
+        charts.iter().filter(|c| c.starts_with("timeline_")).count(),
+        12
+    );
 }
 
 #[test]

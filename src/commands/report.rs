@@ -15,7 +15,13 @@ pub const REPORT_MD: &str = "report.md";
 pub const REPORT_HTML: &str = "report.html";
 
 pub fn report(args: ReportArgs) -> Result<u8, Failure> {
-    let dir = &args.dir;
+    println!("{}", write_report(&args.dir)?);
+    Ok(0)
+}
+
+/// Writes summary.csv (for a sweep), charts, report.md and report.html into `dir`, prints the
+/// warnings on stderr, and returns a one-line account of what it wrote.
+pub fn write_report(dir: &Path) -> Result<String, Failure> {
     let sweep = match Results::load(dir) {
         Ok(r) => Some(r),
         Err(results::ResultsError::NoResults(_)) => None,
@@ -106,7 +112,7 @@ pub fn report(args: ReportArgs) -> Result<u8, Failure> {
     for w in &warnings {
         eprintln!("pgsyncbench: warning: {w}");
     }
-    println!(
+    Ok(format!(
         "wrote {REPORT_MD} and {REPORT_HTML} in {} ({}{} scenario results, {} charts, {} warnings)",
         dir.display(),
         sweep
@@ -120,8 +126,7 @@ pub fn report(args: ReportArgs) -> Result<u8, Failure> {
         scenarios.len(),
         charts.len() + scenario_charts.len(),
         warnings.len()
-    );
-    Ok(0)
+    ))
 }
 
 /// The report's charts, drawn into DIR/charts.

@@ -219,6 +219,13 @@ async fn on_cluster(
             saved_path.display()
         ),
     }
+    // The report covers whatever finished, a partial sweep included.
+    if Results::load(dir).is_ok_and(|r| !r.cells.is_empty()) {
+        match super::report::write_report(dir) {
+            Ok(done) => eprintln!("report: {done}"),
+            Err(e) => eprintln!("pgsyncbench: error: the report failed: {}", e.message),
+        }
+    }
     let timing = match result {
         Ok(t) => t,
         Err(SweepError::Interrupted) => {
