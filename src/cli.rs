@@ -171,6 +171,32 @@ pub enum LabCommand {
     Status(LabDirArgs),
     /// Stop every process of the lab and remove its folder
     Down(LabDownArgs),
+    /// Set the round-trip time the lab's replication relays add (lab up --relays)
+    Rtt(LabRttArgs),
+    /// A replication relay (started by `lab up --relays`)
+    #[command(hide = true)]
+    Relay(LabRelayArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct LabRttArgs {
+    /// Added round-trip time in milliseconds (0 removes it)
+    #[arg(value_name = "MS")]
+    pub rtt_ms: f64,
+    #[command(flatten)]
+    pub dir: LabDirArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct LabRelayArgs {
+    #[arg(long)]
+    pub listen: std::net::SocketAddr,
+    #[arg(long)]
+    pub to: std::net::SocketAddr,
+    #[arg(long = "rtt-file")]
+    pub rtt_file: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +221,9 @@ pub struct LabUpArgs {
     /// Make the last N nodes read replicas outside the failover pool (tagged nosync, nofailover)
     #[arg(long = "read-replicas", default_value_t = 0)]
     pub read_replicas: usize,
+    /// Replicate through relays that can add a round-trip time (see `lab rtt`)
+    #[arg(long)]
+    pub relays: bool,
 }
 
 #[derive(Debug, Args)]

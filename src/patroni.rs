@@ -215,6 +215,9 @@ pub struct Patroni {
     http: reqwest::Client,
     credentials: Option<(String, String)>,
     timeout: Duration,
+    /// Member ports to report instead of the ones Patroni gives (a lab's relays sit on the
+    /// advertised ports; clients go to PostgreSQL directly).
+    port_map: std::sync::Arc<std::collections::HashMap<u16, u16>>,
 }
 
 impl std::fmt::Debug for Patroni {
@@ -279,7 +282,14 @@ impl Patroni {
             http,
             credentials,
             timeout,
+            port_map: Default::default(),
         })
+    }
+
+    /// Reports member port `from` as `to` (see `port_map`).
+    pub fn with_port_map(mut self, map: std::collections::HashMap<u16, u16>) -> Patroni {
+        self.port_map = std::sync::Arc::new(map);
+        self
     }
 
     /// The URL as shown to people: no credentials.
@@ -292,6 +302,7 @@ impl Patroni {
         let mut p = Patroni::new(api_url, None, self.timeout)?;
         p.http = self.http.clone();
         p.credentials = self.credentials.clone();
+        p.port_map = self.port_map.clone();
         Ok(p)
     }
 
@@ -373,7 +384,13 @@ impl Patroni {
 
     pub async fn cluster(&self) -> Result<Cluster, PatroniError> {
         let v = self.get_json("cluster").await?;
-        self.decode("/cluster", v)
+        let mut c: Cluster = self.decode("/cluster", v)?;
+        for m in &mut c.members {
+            if let Some(direct) = m.port.and_then(|p| self.port_map.get(&p)) {
+                m.port = Some(*direct);
+            }
+        }
+        Ok(c)
     }
 
     pub async fn status(&self) -> Result<NodeStatus, PatroniError> {

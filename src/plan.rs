@@ -162,10 +162,8 @@ impl PlanFile {
                 "key 'repeat' is 0: give 1 or more repetitions".into(),
             ));
         }
-        if plan.rtt_ms.iter().any(|&r| r != 0) {
-            return Err(invalid(
-                "key 'rtt_ms' asks for added replication delay, which needs the lab's replication relay; pgsyncbench does not provide it yet: use [0]".into(),
-            ));
+        if let Some(r) = duplicate(&plan.rtt_ms) {
+            return Err(invalid(format!("key 'rtt_ms' lists {r} twice")));
         }
         Ok(plan)
     }

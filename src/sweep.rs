@@ -91,6 +91,8 @@ pub struct SweepTarget<'a> {
     pub base: &'a Target,
     pub allow_no_sync_standby: bool,
     pub apply_timeout: Duration,
+    /// Sets the round-trip time added on the replication path (the lab's relays).
+    pub set_rtt: &'a dyn Fn(u32) -> Result<(), String>,
 }
 
 /// Time accounting: how much of the sweep went to anything but measured and warmup load.
@@ -127,6 +129,7 @@ pub async fn run(
     let total = order.len();
     let mut done: Vec<CellResult> = Results::load(dir)?.cells;
     let mut loaded_scale: Option<i64> = None;
+    let mut rtt: Option<u32> = None;
     for (index, key) in order.iter().enumerate() {
         if done.iter().any(|c| &c.cell == key) {
             continue;
@@ -139,6 +142,10 @@ pub async fn run(
             ensure_scale(at, key.scale, progress).await?;
             timing.init += t.elapsed();
             loaded_scale = Some(key.scale);
+        }
+        if rtt != Some(key.rtt_ms) {
+            (at.set_rtt)(key.rtt_ms).map_err(SweepError::Other)?;
+            rtt = Some(key.rtt_ms);
         }
         progress.cell_started(index, total, key);
         let cell = run_cell(dir, plan, key, at, progress, interrupt).await?;
@@ -156,6 +163,9 @@ pub async fn run(
             .filter_map(|k| done.iter().find(|c| &c.cell == k).cloned())
             .collect();
         results::write_summary(dir, &ordered)?;
+    }
+    if rtt.is_some_and(|r| r > 0) {
+        (at.set_rtt)(0).map_err(SweepError::Other)?;
     }
     timing.total = started.elapsed();
     Ok(timing)

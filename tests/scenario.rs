@@ -192,6 +192,31 @@ fn scenario_5_without_failsafe_the_leader_demotes_and_with_it_writes_go_on() {
 }
 
 #[test]
+fn added_replication_delay_raises_commit_latency_while_it_lasts() {
+    let v = run("replication-delay.toml");
+    let r = variant(&v, "default");
+    let p50_between = |from: f64, to: f64| {
+        let mut p: Vec<f64> = r["run"]["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| (from..to).contains(&x["t"].as_f64().unwrap()))
+            .filter_map(|x| x["latency"]["p50"].as_f64())
+            .collect();
+        p.sort_by(f64::total_cmp);
+        p[p.len() / 2]
+    };
+    let before = p50_between(2.0, 8.0);
+    let during = p50_between(10.0, 16.0);
+    let after = p50_between(18.0, 24.0);
+    assert!(during >= before + 8.0, "p50 {before} -> {during} ms");
+    assert!(
+        after < during - 5.0,
+        "p50 {during} -> {after} ms after removal"
+    );
+}
+
+#[test]
 fn a_switchover_on_any_patroni_cluster_loses_nothing_and_restores_the_configuration() {
     let l = lab();
     let before = l.config();

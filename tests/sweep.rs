@@ -277,3 +277,82 @@ fn an_invalid_plan_is_refused_before_anything_runs() {
         stderr(&run)
     );
 }
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[test]
+fn added_replication_rtt_shows_in_write_lag_and_remote_commits_but_not_local_ones() {
+    let out = scratch("rtt");
+    let plan = std::env::temp_dir().join(format!("rtt-plan-{}.toml", std::process::id()));
+    std::fs::write(
+        &plan,
+        "name = \"rtt\"\nmodes = [\"local\", \"on\"]\nbaseline = \"local\"\nrtt_ms = [0, 10]\n",
+    )
+    .unwrap();
+    check(
+        pgsyncbench()
+            .args(["sweep", "--plan"])
+            .arg(&plan)
+            .args([
+                "-T",
+                "4",
+                "--warmup",
+                "1",
+                "--scales",
+                "1",
+                "--clients",
+                "2",
+                "--threads",
+                "1",
+                "--out",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap(),
+        "sweep with rtt",
+    );
+    let cell = |rtt: u32, mode: &str| {
+        read(&out.join(format!("cells/tpcb-like_s1_c2_j1_rtt{rtt}_{mode}_r1.json")))
+    };
+    let p50 = |c: &serde_json::Value| c["run"]["summary"]["latency_ms"]["p50"].as_f64().unwrap();
+    let write_lag = |c: &serde_json::Value| {
+        median(
+            c["samples"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["t"].as_f64().unwrap() >= 0.0)
+                .flat_map(|s| s["standbys"].as_array().unwrap().clone())
+                .filter(|b| b["sync_state"] == "sync")
+                .filter_map(|b| b["write_lag_ms"].as_f64())
+                .collect(),
+        )
+    };
+    // The synchronous standby's write lag carries the added 10 ms round trip.
+    assert!(
+        write_lag(&cell(10, "on")) >= 8.0,
+        "write lag {}",
+        write_lag(&cell(10, "on"))
+    );
+    assert!(
+        write_lag(&cell(0, "on")) < 8.0,
+        "write lag {}",
+        write_lag(&cell(0, "on"))
+    );
+    // A commit that waits for the standby pays it; a local commit does not.
+    assert!(
+        p50(&cell(10, "on")) >= p50(&cell(0, "on")) + 8.0,
+        "on: {} -> {}",
+        p50(&cell(0, "on")),
+        p50(&cell(10, "on"))
+    );
+    assert!(
+        p50(&cell(10, "local")) < p50(&cell(0, "local")) + 5.0,
+        "local: {} -> {}",
+        p50(&cell(0, "local")),
+        p50(&cell(10, "local"))
+    );
+}

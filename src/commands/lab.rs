@@ -15,6 +15,7 @@ pub async fn lab(cmd: LabCommand) -> Result<(), Failure> {
                     Timing::Default
                 },
                 read_replicas: args.read_replicas,
+                relays: args.relays,
             };
             let started = std::time::Instant::now();
             let lab = Lab::up(&spec, &mut |msg| eprintln!("lab: {msg}")).await?;
@@ -60,6 +61,23 @@ pub async fn lab(cmd: LabCommand) -> Result<(), Failure> {
             }
             Ok(())
         }
+        LabCommand::Rtt(args) => {
+            if !(args.rtt_ms.is_finite() && args.rtt_ms >= 0.0) {
+                return Err(Failure::new(
+                    "the round-trip time must be 0 or more milliseconds",
+                ));
+            }
+            let lab = Lab::open(&args.dir.dir)?;
+            lab.set_rtt(args.rtt_ms)?;
+            eprintln!(
+                "lab: replication now has {} ms of added round-trip time",
+                args.rtt_ms
+            );
+            Ok(())
+        }
+        LabCommand::Relay(args) => crate::lab::relay::serve(args.listen, args.to, args.rtt_file)
+            .await
+            .map_err(|e| Failure::new(format!("relay on {} failed: {e}", args.listen))),
         LabCommand::Down(args) => {
             let lab = Lab::open(&args.dir.dir)?;
             lab.down(args.keep)?;

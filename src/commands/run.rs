@@ -168,6 +168,7 @@ async fn on_lab(args: &RunArgs, conn: &ConnOptions, interrupt: &Interrupt) -> Re
         dir: dir.clone(),
         timing: Timing::Fast,
         read_replicas: 0,
+        relays: false,
     };
     let mut say = |m: &str| eprintln!("lab: {m}");
     let lab = tokio::select! {
@@ -195,7 +196,7 @@ async fn measure_lab(
     lab: &Lab,
     interrupt: &Interrupt,
 ) -> Result<u8, Failure> {
-    let patroni = Patroni::new(&lab.patroni_url(), None, crate::patroni::DEFAULT_TIMEOUT)?;
+    let patroni = lab.patroni();
     let base = member_target(conn)?;
     let (_, leader) = control::leader_target(&patroni, &base).await?;
     eprintln!("lab: loading scale {} on the leader", args.lab_scale);

@@ -53,6 +53,7 @@ pub async fn scenario(args: ScenarioArgs) -> Result<u8, Failure> {
         dir: lab_dir.clone(),
         timing: Timing::Fast,
         read_replicas: scenario.lab.read_replicas,
+        relays: scenario.needs_relays(),
     };
     let mut say = |m: &str| eprintln!("lab: {m}");
     let mut lab = tokio::select! {
@@ -64,7 +65,7 @@ pub async fn scenario(args: ScenarioArgs) -> Result<u8, Failure> {
             return Err(interrupted_failure());
         }
     };
-    let patroni = Patroni::new(&lab.patroni_url(), None, crate::patroni::DEFAULT_TIMEOUT)?;
+    let patroni = lab.patroni();
     let result = on_cluster(
         &args,
         &scenario,

@@ -29,9 +29,16 @@ pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
         ..ConnOptions::default()
     };
     let base = member_target(&conn)?;
+    let plan = &manifest.as_ref().expect("prepare gives a manifest").plan;
+    let needs_relays = plan.rtt_ms.iter().any(|&r| r > 0);
     if args.patroni.patroni.is_some() {
+        if needs_relays {
+            return Err(Failure::new(
+                "rtt_ms above 0 adds delay through the lab's replication relays: run the sweep without --patroni (on a lab it starts)",
+            ));
+        }
         let patroni = patroni_client(&args.patroni)?;
-        return on_cluster(&args, &dir, manifest, &patroni, &base, false, &interrupt).await;
+        return on_cluster(&args, &dir, manifest, &patroni, &base, None, &interrupt).await;
     }
     let lab_dir = std::env::temp_dir().join(format!("pgsyncbench-sweep-{}", std::process::id()));
     eprintln!(
@@ -43,6 +50,7 @@ pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
         dir: lab_dir.clone(),
         timing: LabTiming::Fast,
         read_replicas: 0,
+        relays: needs_relays,
     };
     let mut say = |m: &str| eprintln!("lab: {m}");
     let lab = tokio::select! {
@@ -54,8 +62,17 @@ pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
             return Err(interrupted_failure());
         }
     };
-    let patroni = Patroni::new(&lab.patroni_url(), None, crate::patroni::DEFAULT_TIMEOUT)?;
-    let result = on_cluster(&args, &dir, manifest, &patroni, &base, true, &interrupt).await;
+    let patroni = lab.patroni();
+    let result = on_cluster(
+        &args,
+        &dir,
+        manifest,
+        &patroni,
+        &base,
+        Some(&lab),
+        &interrupt,
+    )
+    .await;
     let down = lab.down(false);
     eprintln!("lab: stopped and removed {}", lab_dir.display());
     match (result, down) {
@@ -155,7 +172,7 @@ async fn on_cluster(
     manifest: Option<Manifest>,
     patroni: &Patroni,
     base: &Target,
-    lab: bool,
+    lab: Option<&Lab>,
     interrupt: &Interrupt,
 ) -> Result<u8, Failure> {
     let mut manifest = manifest.expect("prepare gives a manifest");
@@ -171,7 +188,7 @@ async fn on_cluster(
     // the sampler and the control session need a slot each
     facts.check_clients(most + 2)?;
     if args.resume.is_none() {
-        manifest.environment = environment::capture(&client, Some(patroni), lab)
+        manifest.environment = environment::capture(&client, Some(patroni), lab.is_some())
             .await
             .map_err(|e| {
                 Failure::new(format!(
@@ -204,6 +221,7 @@ async fn on_cluster(
         patroni,
         base,
         args.allow_no_sync_standby,
+        lab,
         interrupt,
     )
     .await;
@@ -258,6 +276,7 @@ async fn apply_and_run(
     patroni: &Patroni,
     base: &Target,
     allow_no_sync_standby: bool,
+    lab: Option<&Lab>,
     interrupt: &Interrupt,
 ) -> Result<sweep::Timing, SweepError> {
     let plan = &manifest.plan;
@@ -279,11 +298,17 @@ async fn apply_and_run(
             }
         );
     }
+    let set_rtt = |ms: u32| {
+        lab.map_or(Ok(()), |l| {
+            l.set_rtt(f64::from(ms)).map_err(|e| e.to_string())
+        })
+    };
     let at = SweepTarget {
         patroni,
         base,
         allow_no_sync_standby,
         apply_timeout: APPLY_TIMEOUT,
+        set_rtt: &set_rtt,
     };
     let mut progress = Progress::new(std::io::stderr().is_terminal());
     let timing = sweep::run(dir, manifest, &at, &mut progress, interrupt).await;

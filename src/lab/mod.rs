@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod process;
+pub mod relay;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -66,6 +67,15 @@ pub struct NodeState {
     pub pg_port: u16,
     pub rest_port: u16,
     pub dir: PathBuf,
+    /// The relay other members replicate through, when the lab has relays.
+    #[serde(default)]
+    pub relay: Option<Relay>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Relay {
+    pub port: u16,
+    pub pid: u32,
 }
 
 impl NodeState {
@@ -89,6 +99,9 @@ pub struct LabState {
     pub user: Option<String>,
     pub etcd: EtcdState,
     pub nodes: Vec<NodeState>,
+    /// The round-trip time every relay adds, in milliseconds (when the lab has relays).
+    #[serde(default)]
+    pub rtt_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +111,8 @@ pub struct LabSpec {
     pub timing: Timing,
     /// How many of the last nodes are read replicas (tagged nosync and nofailover).
     pub read_replicas: usize,
+    /// Replication goes through relays that can add a round-trip time (`Lab::set_rtt`).
+    pub relays: bool,
 }
 
 /// Programs the lab needs, found on this machine.
@@ -180,8 +195,8 @@ impl Lab {
             .canonicalize()
             .map_err(io_err(format!("cannot resolve {}", dir.display())))?;
 
-        // Ports: etcd client and peer, then PostgreSQL and REST per node.
-        let listeners: Vec<_> = (0..2 + 2 * spec.nodes)
+        // Ports: etcd client and peer, then PostgreSQL, REST and relay per node.
+        let listeners: Vec<_> = (0..2 + 3 * spec.nodes)
             .map(|_| process::reserve_port())
             .collect::<Result<_, _>>()
             .map_err(io_err("cannot find free loopback ports"))?;
@@ -199,7 +214,9 @@ impl Lab {
             let node_dir = dir.join(&name);
             std::fs::create_dir_all(node_dir.join("pglog"))
                 .map_err(io_err(format!("cannot create {}", node_dir.display())))?;
-            let (pg_port, rest_port) = (ports[2 + 2 * i], ports[3 + 2 * i]);
+            let (pg_port, rest_port) = (ports[2 + 3 * i], ports[3 + 3 * i]);
+            let relay_port = ports[4 + 3 * i];
+            let connect_port = if spec.relays { relay_port } else { pg_port };
             let yaml = patroni_yaml(&NodeConfig {
                 scope: SCOPE,
                 name: &name,
@@ -207,7 +224,7 @@ impl Lab {
                 pg_bin: &programs.pg_bin,
                 pg_port,
                 rest_port,
-                connect_port: pg_port,
+                connect_port,
                 etcd_port: ports[0],
                 timing: spec.timing,
                 read_replica: i >= spec.nodes - spec.read_replicas.min(spec.nodes - 2),
@@ -220,6 +237,10 @@ impl Lab {
                 pg_port,
                 rest_port,
                 dir: node_dir,
+                relay: spec.relays.then_some(Relay {
+                    port: relay_port,
+                    pid: 0,
+                }),
             });
         }
         if let Some(u) = &user {
@@ -245,6 +266,7 @@ impl Lab {
                     data_dir: etcd_dir,
                 },
                 nodes,
+                rtt_file: spec.relays.then(|| dir.join("relay-rtt-ms")),
             },
             user,
         };
@@ -265,6 +287,7 @@ impl Lab {
         self.start_etcd()?;
         self.save()?;
         self.wait_for_etcd().await?;
+        self.start_relays()?;
         for i in 0..self.state.nodes.len() {
             let node = &self.state.nodes[i];
             progress(&format!(
@@ -284,6 +307,79 @@ impl Lab {
         }
         progress("waiting for a leader and a streaming synchronous standby");
         self.wait_ready().await
+    }
+
+    /// Starts a relay in front of each node's PostgreSQL (when the lab has relays). Relays run as
+    /// this program (`pgsyncbench lab relay`), as the invoking user: they need no privilege.
+    fn start_relays(&mut self) -> Result<(), LabError> {
+        let Some(rtt_file) = self.state.rtt_file.clone() else {
+            return Ok(());
+        };
+        relay::write_rtt(&rtt_file, 0.0).map_err(io_err("cannot write the relay delay file"))?;
+        let program =
+            std::env::current_exe().map_err(io_err("cannot find the pgsyncbench program"))?;
+        for i in 0..self.state.nodes.len() {
+            let node = &self.state.nodes[i];
+            let Some(r) = &node.relay else { continue };
+            let listen = format!("127.0.0.1:{}", r.port);
+            let to = format!("127.0.0.1:{}", node.pg_port);
+            let words = [
+                "lab",
+                "relay",
+                "--listen",
+                &listen,
+                "--to",
+                &to,
+                "--rtt-file",
+            ];
+            let mut args: Vec<&OsStr> = words.iter().map(OsStr::new).collect();
+            args.push(rtt_file.as_os_str());
+            let pid = process::spawn_daemon(
+                &program,
+                &args,
+                &self.state.dir,
+                &node.dir.join("relay.log"),
+                None,
+            )
+            .map_err(io_err("cannot start a replication relay"))?;
+            if let Some(r) = self.state.nodes[i].relay.as_mut() {
+                r.pid = pid;
+            }
+        }
+        self.save()
+    }
+
+    /// Sets the round-trip time the relays add on the replication path (0 on a lab without
+    /// relays is already so).
+    pub fn set_rtt(&self, rtt_ms: f64) -> Result<(), LabError> {
+        if rtt_ms == 0.0 && self.state.rtt_file.is_none() {
+            return Ok(());
+        }
+        let file = self.state.rtt_file.as_ref().ok_or_else(|| {
+            LabError::NotReady(format!(
+                "the lab in {} has no replication relays: start it with `lab up --relays`",
+                self.state.dir.display()
+            ))
+        })?;
+        relay::write_rtt(file, rtt_ms).map_err(io_err("cannot write the relay delay file"))?;
+        // Relays read the file every 100 ms.
+        std::thread::sleep(Duration::from_millis(250));
+        Ok(())
+    }
+
+    /// Patroni reports each member at its advertised (relay) port; this maps it back to
+    /// PostgreSQL's own port, so benchmark sessions never go through a relay.
+    fn port_map(&self) -> std::collections::HashMap<u16, u16> {
+        self.state
+            .nodes
+            .iter()
+            .filter_map(|n| n.relay.as_ref().map(|r| (r.port, n.pg_port)))
+            .collect()
+    }
+
+    /// A Patroni client for the lab (any member's REST API), with the relay ports mapped.
+    pub fn patroni(&self) -> Patroni {
+        self.patroni_of(&self.state.nodes[0])
     }
 
     /// Starts (or restarts, on the same data) the lab's etcd.
@@ -414,6 +510,7 @@ impl Lab {
     pub fn patroni_of(&self, node: &NodeState) -> Patroni {
         Patroni::new(&node.rest_url(), None, Duration::from_secs(3))
             .expect("a loopback URL is valid")
+            .with_port_map(self.port_map())
     }
 
     /// The REST URL users are given: the first node's.

@@ -489,6 +489,7 @@ fn is_fault(action: &str) -> bool {
         ActionKind::Failover,
         ActionKind::Restart,
         ActionKind::Shell,
+        ActionKind::AddDelay,
     ]
     .iter()
     .any(|k| k.name() == action)
@@ -588,6 +589,10 @@ async fn read_audit(
 
 /// Starts every member that is down and etcd if it is stopped.
 fn undo_lab_faults(lab: &mut Lab, say: &mut dyn FnMut(&str)) -> Result<(), ScenarioError> {
+    if lab.state.rtt_file.is_some() {
+        lab.set_rtt(0.0)
+            .map_err(|e| ScenarioError::Invalid(e.to_string()))?;
+    }
     if !lab.etcd_running() {
         say("undo: starting etcd");
         lab.start_etcd()
@@ -715,6 +720,16 @@ async fn perform(
         | (ActionKind::Restart, _)
         | (ActionKind::Patch, _) => patroni_action(a, patronis, cluster.as_ref(), &members).await,
         (ActionKind::Shell, _) => shell(a).await,
+        (ActionKind::AddDelay, Some(lab)) => {
+            let rtt = a.rtt_ms.unwrap_or_default();
+            lab.set_rtt(rtt)
+                .map(|()| format!("replication round trip +{rtt} ms"))
+                .map_err(|e| e.to_string())
+        }
+        (ActionKind::RemoveDelay, Some(lab)) => lab
+            .set_rtt(0.0)
+            .map(|()| "replication delay removed".to_string())
+            .map_err(|e| e.to_string()),
         (kind, Some(lab)) => lab_action(kind, lab, &members),
         (kind, None) => Err(format!("{} needs the lab", kind.name())),
     };

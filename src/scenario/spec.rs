@@ -144,6 +144,10 @@ pub enum ActionKind {
     Patch,
     /// A shell command, for faults on real clusters (`kubectl delete pod ...`).
     Shell,
+    /// Adds `rtt_ms` of round-trip time on the replication path (lab with relays).
+    AddDelay,
+    /// Removes the added round-trip time (lab).
+    RemoveDelay,
 }
 
 impl ActionKind {
@@ -162,6 +166,8 @@ impl ActionKind {
             ActionKind::Restart => "restart",
             ActionKind::Patch => "patch",
             ActionKind::Shell => "shell",
+            ActionKind::AddDelay => "add-delay",
+            ActionKind::RemoveDelay => "remove-delay",
         }
     }
 
@@ -177,6 +183,8 @@ impl ActionKind {
                 | ActionKind::ContinuePatroni
                 | ActionKind::StopEtcd
                 | ActionKind::StartEtcd
+                | ActionKind::AddDelay
+                | ActionKind::RemoveDelay
         )
     }
 
@@ -206,6 +214,7 @@ impl ActionKind {
                 | ActionKind::Failover
                 | ActionKind::Restart
                 | ActionKind::Shell
+                | ActionKind::AddDelay
         )
     }
 }
@@ -230,6 +239,8 @@ pub struct ActionSpec {
     pub command: Option<String>,
     /// For `shell`: seconds before the command is killed.
     pub timeout: Option<u64>,
+    /// For `add-delay`: the round-trip time to add, in milliseconds.
+    pub rtt_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -358,6 +369,12 @@ impl Scenario {
             if a.kind == ActionKind::Patch && a.config.is_none() {
                 return Err(invalid(format!("action {n} (patch) needs `config`")));
             }
+            if a.kind == ActionKind::AddDelay && !a.rtt_ms.is_some_and(|r| r.is_finite() && r > 0.0)
+            {
+                return Err(invalid(format!(
+                    "action {n} (add-delay) needs `rtt_ms` above 0"
+                )));
+            }
             if a.kind == ActionKind::Shell && a.command.is_none() {
                 return Err(invalid(format!("action {n} (shell) needs `command`")));
             }
@@ -366,6 +383,13 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+
+    /// Whether the lab needs replication relays (a delay action).
+    pub fn needs_relays(&self) -> bool {
+        self.actions
+            .iter()
+            .any(|a| matches!(a.kind, ActionKind::AddDelay | ActionKind::RemoveDelay))
     }
 
     /// Lab-only actions, by position and name (refused against a cluster pgsyncbench did not start).
