@@ -293,9 +293,17 @@ fn report_command_writes_the_files_from_the_folder_alone() {
     let r = Results::load(&dir.0).unwrap();
     let read = |f: &str| std::fs::read_to_string(dir.0.join(f)).unwrap();
     assert_eq!(read("summary.csv"), results::summary_csv(&r.cells));
-    assert_eq!(read("report.md"), report::render_markdown(&r, &[]));
+    // The pages are the library's rendering with the charts the command drew.
+    let charts = pgsyncbench::charts::render_all(&r, &dir.0.join("charts")).unwrap();
+    assert_eq!(charts.len(), 13);
+    assert_eq!(read("report.md"), report::render_markdown(&r, &charts));
+    let inlined: Vec<(ChartFile, String)> = charts
+        .iter()
+        .map(|c| (c.clone(), std::fs::read_to_string(&c.svg).unwrap()))
+        .collect();
     let html = read("report.html");
-    assert_eq!(html, report::render_html(&r, &[]));
+    assert_eq!(html, report::render_html(&r, &inlined));
+    assert!(html.matches("<svg").count() >= 13);
     assert_eq!(external_references(&html), Vec::<String>::new());
 }
 
