@@ -17,6 +17,7 @@ apt_pkgs=()
 [ -x "$PG_BIN/pgbench" ] || apt_pkgs+=(postgresql-client-15)
 command -v etcd >/dev/null 2>&1 || apt_pkgs+=(etcd-server)
 [ -x /usr/bin/python3 ] || apt_pkgs+=(python3)
+command -v openssl >/dev/null 2>&1 || apt_pkgs+=(openssl)
 /usr/bin/python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_pkgs+=(python3-venv)
 
 if [ ${#apt_pkgs[@]} -gt 0 ]; then

@@ -578,3 +578,95 @@ fn a_connection_lost_mid_run_is_a_failure_and_the_run_still_reports() {
     assert_eq!(r["failures"]["57P01"], 1, "{}", r["failures"]);
     assert!(r["summary"]["transactions"].as_u64().unwrap() > 0);
 }
+
+/// Whether a new session to `conninfo` is encrypted, through the benchmark's wire client and
+/// through tokio-postgres (control sessions); both must agree.
+fn ssl_in_use(conninfo: &str) -> Result<bool, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let opts = pgsyncbench::conn::ConnOptions {
+            dbname: Some(conninfo.to_string()),
+            ..Default::default()
+        };
+        let target = pgsyncbench::conn::Target::resolve(&opts, &pgsyncbench::conn::ProcessEnv)
+            .map_err(|e| e.to_string())?;
+        let sql = "SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+        let mut wire = pgsyncbench::wire::connect(&target)
+            .await
+            .map_err(|e| e.to_string())?;
+        let by_wire = wire.query_value(sql).await.map_err(|e| e.to_string())?;
+        let client = target.connect().await.map_err(|e| e.to_string())?;
+        let by_driver: String = client
+            .query_one(sql, &[])
+            .await
+            .map_err(|e| e.to_string())?
+            .get(0);
+        assert_eq!(by_wire.as_deref(), Some(by_driver.as_str()));
+        Ok(by_driver == "true")
+    })
+}
+
+#[test]
+fn sslmode_is_honoured_as_libpq_does() {
+    let s = server();
+    let ca = s.dir.join("data/ca.crt");
+    let base = format!("port={} user=postgres dbname=postgres", s.port);
+    assert_eq!(
+        ssl_in_use(&format!("host=127.0.0.1 {base} sslmode=disable")),
+        Ok(false)
+    );
+    assert_eq!(
+        ssl_in_use(&format!("host=127.0.0.1 {base} sslmode=require")),
+        Ok(true)
+    );
+    assert_eq!(
+        ssl_in_use(&format!("host=127.0.0.1 {base} sslmode=prefer")),
+        Ok(true)
+    );
+    assert_eq!(
+        ssl_in_use(&format!(
+            "host=localhost {base} sslmode=verify-full sslrootcert={}",
+            ca.display()
+        )),
+        Ok(true)
+    );
+    // verify-ca checks the chain only; verify-full also the host name, which 127.0.0.1 is not.
+    assert_eq!(
+        ssl_in_use(&format!(
+            "host=127.0.0.1 {base} sslmode=verify-ca sslrootcert={}",
+            ca.display()
+        )),
+        Ok(true)
+    );
+    let err = ssl_in_use(&format!(
+        "host=127.0.0.1 {base} sslmode=verify-full sslrootcert={}",
+        ca.display()
+    ))
+    .unwrap_err();
+    assert!(
+        err.contains("cannot connect") && err.to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    // A certificate signed by another CA fails verification.
+    let other = s.dir.join("other-ca.crt");
+    check(
+        std::process::Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+            .arg(s.dir.join("other-ca.key"))
+            .arg("-out")
+            .arg(&other)
+            .args(["-days", "1", "-subj", "/CN=another CA"])
+            .output()
+            .unwrap(),
+        "openssl",
+    );
+    let err = ssl_in_use(&format!(
+        "host=localhost {base} sslmode=verify-full sslrootcert={}",
+        other.display()
+    ))
+    .unwrap_err();
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+}

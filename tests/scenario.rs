@@ -22,8 +22,12 @@ fn scenario_file(name: &str) -> PathBuf {
 
 /// Runs a scenario file on a lab it starts and returns its result; the scenario's own
 /// expectations must pass.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn run(name: &str) -> Value {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = one_at_a_time();
     let out = std::env::temp_dir().join(format!(
         "pgsyncbench-scenariotest-{name}-{}",
         std::process::id()
@@ -218,6 +222,7 @@ fn added_replication_delay_raises_commit_latency_while_it_lasts() {
 
 #[test]
 fn a_switchover_on_any_patroni_cluster_loses_nothing_and_restores_the_configuration() {
+    let _one = one_at_a_time();
     let l = lab();
     let before = l.config();
     let out = std::env::temp_dir().join(format!(
@@ -279,6 +284,7 @@ fn scenario_input_is_checked_before_anything_runs() {
     );
 
     // A member that is not in the cluster.
+    let _one = one_at_a_time();
     let l = lab();
     let ghost = dir.join("ghost.toml");
     std::fs::write(&ghost, "name = \"ghost\"\n[workload]\nduration = 10\n[[actions]]\nat = 2\ndo = \"restart\"\nmember = \"node9\"\n").unwrap();
@@ -296,5 +302,73 @@ fn scenario_input_is_checked_before_anything_runs() {
         "{}",
         stderr(&out)
     );
+    assert_eq!(l.config(), before);
+}
+
+#[test]
+fn patroni_and_shell_actions_work_on_a_cluster_pgsyncbench_did_not_start() {
+    let _one = one_at_a_time();
+    let l = lab();
+    let before = l.config();
+    let dir = std::env::temp_dir().join(format!("pgsyncbench-actions-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("cluster-actions.toml");
+    let marker = dir.join("shell-ran");
+    std::fs::write(
+        &file,
+        format!(
+            r#"name = "cluster-actions"
+[cluster]
+synchronous_mode = "on"
+synchronous_commit = "on"
+[workload]
+clients = 2
+threads = 1
+duration = 30
+[[actions]]
+at = 2
+do = "shell"
+command = "touch {}"
+[[actions]]
+at = 4
+do = "patch"
+config = {{ postgresql = {{ parameters = {{ work_mem = "8MB" }} }} }}
+[[actions]]
+at = 6
+do = "restart"
+member = "replica"
+[[actions]]
+at = 14
+do = "failover"
+candidate = "sync_standby"
+[expect]
+lost = 0
+leader_changes = true
+max_primaries = 1
+"#,
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let run = with_rest_auth()
+        .arg("scenario")
+        .arg(&file)
+        .args(["--patroni", &l.patroni_url, "--out"])
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}\n{}", stdout(&run), stderr(&run));
+    assert!(marker.exists(), "the shell action ran");
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("out/scenario-cluster-actions.json")).unwrap(),
+    )
+    .unwrap();
+    let actions = v["runs"][0]["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 4);
+    for a in actions {
+        assert_eq!(a["ok"], true, "{a}");
+    }
+    assert_eq!(v["runs"][0]["audit"]["lost"], 0);
+    // work_mem came and went with the rest of the configuration
     assert_eq!(l.config(), before);
 }

@@ -718,7 +718,26 @@ async fn perform(
         (ActionKind::Switchover, _)
         | (ActionKind::Failover, _)
         | (ActionKind::Restart, _)
-        | (ActionKind::Patch, _) => patroni_action(a, patronis, cluster.as_ref(), &members).await,
+        | (ActionKind::Patch, _) => {
+            // A candidate may be a role or a label too; it names one member.
+            let candidate = match a
+                .candidate
+                .as_deref()
+                .map(|c| select(c, cluster.as_ref(), labels))
+            {
+                Some(Ok(names)) => names.into_iter().next(),
+                Some(Err(e)) => return (members, Err(e)),
+                None => None,
+            };
+            patroni_action(
+                a,
+                patronis,
+                cluster.as_ref(),
+                &members,
+                candidate.as_deref(),
+            )
+            .await
+        }
         (ActionKind::Shell, _) => shell(a).await,
         (ActionKind::AddDelay, Some(lab)) => {
             let rtt = a.rtt_ms.unwrap_or_default();
@@ -768,6 +787,7 @@ async fn patroni_action(
     patronis: &[Patroni],
     cluster: Option<&Cluster>,
     members: &[String],
+    candidate: Option<&str>,
 ) -> Result<String, String> {
     let p = patronis.first().ok_or("no Patroni to ask")?;
     let err = |e: crate::patroni::PatroniError| e.to_string();
@@ -777,12 +797,10 @@ async fn patroni_action(
                 .and_then(|c| c.leader())
                 .map(|l| l.name.clone())
                 .ok_or("no leader to switch over from")?;
-            p.switchover(&leader, a.candidate.as_deref())
-                .await
-                .map_err(err)
+            p.switchover(&leader, candidate).await.map_err(err)
         }
         ActionKind::Failover => p
-            .failover(a.candidate.as_deref().unwrap_or_default())
+            .failover(candidate.ok_or("failover needs a candidate")?)
             .await
             .map_err(err),
         ActionKind::Restart => {

@@ -46,6 +46,88 @@ pub fn check(output: Output, what: &str) -> Output {
     output
 }
 
+/// A test CA and a server certificate it signed for `localhost`, in the data directory (the CA's
+/// certificate is `ca.crt` there too, for sslrootcert).
+fn make_certificates(data: &Path) {
+    let openssl = |args: &[&str]| {
+        check(
+            Command::new("openssl")
+                .args(args)
+                .current_dir(data)
+                .output()
+                .unwrap(),
+            &format!("openssl {}", args[0]),
+        )
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=pgsyncbench test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(data.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        data.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    if is_root() {
+        for f in [
+            "server.key",
+            "server.crt",
+            "ca.crt",
+            "ca.key",
+            "server.csr",
+            "san.ext",
+            "ca.srl",
+        ] {
+            let _ = Command::new("chown")
+                .arg("postgres")
+                .arg(data.join(f))
+                .output();
+        }
+    }
+}
+
 pub struct PgServer {
     pub dir: PathBuf,
     pub port: u16,
@@ -103,6 +185,7 @@ impl PgServer {
                 .unwrap(),
             "initdb",
         );
+        make_certificates(&data);
         std::fs::write(
             data.join("pg_hba.conf"),
             format!(
@@ -112,7 +195,7 @@ impl PgServer {
         .unwrap();
         let port = free_port();
         let opts = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=40 -c shared_buffers=32MB",
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=40 -c shared_buffers=32MB -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key",
             dir.display()
         );
         check(
