@@ -69,3 +69,58 @@ pub fn patroni_client(args: &crate::cli::PatroniArgs) -> Result<crate::patroni::
         crate::patroni::DEFAULT_TIMEOUT,
     )?)
 }
+
+/// A lab for one command, in a temporary folder named after the command and this process.
+pub fn lab_spec(
+    command: &str,
+    nodes: usize,
+    read_replicas: usize,
+    relays: bool,
+) -> crate::lab::LabSpec {
+    crate::lab::LabSpec {
+        nodes,
+        dir: std::env::temp_dir().join(format!("pgsyncbench-{command}-{}", std::process::id())),
+        timing: crate::lab::Timing::Fast,
+        read_replicas,
+        relays,
+    }
+}
+
+/// Starts the lab, reporting its progress; on Ctrl-C during start-up, stops what had started.
+pub async fn start_lab(
+    spec: &crate::lab::LabSpec,
+    interrupt: &Interrupt,
+) -> Result<crate::lab::Lab, Failure> {
+    use crate::lab::Lab;
+    let mut say = |m: &str| eprintln!("lab: {m}");
+    tokio::select! {
+        r = Lab::up(spec, &mut say) => Ok(r?),
+        _ = interrupt.wait() => {
+            if let Ok(lab) = Lab::open(&spec.dir) {
+                let _ = lab.down(false);
+            }
+            Err(interrupted_failure())
+        }
+    }
+}
+
+/// Stops and removes the lab a command started; the command's own failure comes first.
+pub fn stop_lab(lab: &crate::lab::Lab, result: Result<u8, Failure>) -> Result<u8, Failure> {
+    let down = lab.down(false);
+    eprintln!("lab: stopped and removed {}", lab.state.dir.display());
+    match (result, down) {
+        (Ok(code), Ok(())) => Ok(code),
+        (Ok(_), Err(e)) => Err(e.into()),
+        (Err(e), _) => Err(e),
+    }
+}
+
+/// `bench-results/<time>-<name>`: where a command's results go unless told otherwise.
+pub fn results_dir(name: &str) -> std::path::PathBuf {
+    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+        .to_string()
+        .replace(':', "-")
+        .trim_end_matches('Z')
+        .to_string();
+    std::path::PathBuf::from("bench-results").join(format!("{stamp}-{name}"))
+}

@@ -6,14 +6,17 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Failure, Interrupt, interrupted_failure, member_target, patroni_client};
+use super::{
+    Failure, Interrupt, interrupted_failure, lab_spec, member_target, patroni_client, start_lab,
+    stop_lab,
+};
 use crate::cli::{RunArgs, conn_with_positional};
 use crate::conn::{ConnOptions, ProcessEnv, Target};
 use crate::control::{self, SavedConfig, SyncChange};
 use crate::engine::{self, EngineConfig, Observer, StopAfter};
 use crate::hlog::HlogWriter;
 use crate::init::{InitOptions, InitProgress, initialize};
-use crate::lab::{Lab, LabSpec, Timing};
+use crate::lab::Lab;
 use crate::mode::SyncCommit;
 use crate::patroni::Patroni;
 use crate::progress::{Bar, ProgressLines};
@@ -158,36 +161,14 @@ async fn switch_and_measure(
 
 /// Starts a lab cluster for this run, loads it, measures it through Patroni, and stops it.
 async fn on_lab(args: &RunArgs, conn: &ConnOptions, interrupt: &Interrupt) -> Result<u8, Failure> {
-    let dir = std::env::temp_dir().join(format!("pgsyncbench-run-{}", std::process::id()));
+    let spec = lab_spec("run", 3, 0, false);
     eprintln!(
         "no target given (-h, a connection string, PGHOST or --patroni): starting a 3-node lab cluster in {}",
-        dir.display()
+        spec.dir.display()
     );
-    let spec = LabSpec {
-        nodes: 3,
-        dir: dir.clone(),
-        timing: Timing::Fast,
-        read_replicas: 0,
-        relays: false,
-    };
-    let mut say = |m: &str| eprintln!("lab: {m}");
-    let lab = tokio::select! {
-        r = Lab::up(&spec, &mut say) => r?,
-        _ = interrupt.wait() => {
-            if let Ok(lab) = Lab::open(&dir) {
-                let _ = lab.down(false);
-            }
-            return Err(interrupted_failure());
-        }
-    };
+    let lab = start_lab(&spec, interrupt).await?;
     let result = measure_lab(args, conn, &lab, interrupt).await;
-    let down = lab.down(false);
-    eprintln!("lab: stopped and removed {}", dir.display());
-    match (result, down) {
-        (Ok(code), Ok(())) => Ok(code),
-        (Ok(_), Err(e)) => Err(e.into()),
-        (Err(e), _) => Err(e),
-    }
+    stop_lab(&lab, result)
 }
 
 async fn measure_lab(
@@ -236,12 +217,7 @@ fn out_dir(args: &RunArgs) -> PathBuf {
             parent.to_path_buf()
         };
     }
-    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-        .to_string()
-        .replace(':', "-")
-        .trim_end_matches('Z')
-        .to_string();
-    PathBuf::from("bench-results").join(format!("{stamp}-run"))
+    super::results_dir("run")
 }
 
 async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8, Failure> {

@@ -2,14 +2,17 @@
 //! result written and summed up; the configuration put back and every fault undone.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use super::{Failure, Interrupt, interrupted_failure, member_target, patroni_client};
+use super::{
+    Failure, Interrupt, interrupted_failure, lab_spec, member_target, patroni_client, results_dir,
+    start_lab, stop_lab,
+};
 use crate::cli::ScenarioArgs;
 use crate::conn::{ConnOptions, Target};
 use crate::control::SavedConfig;
-use crate::lab::{Lab, LabSpec, Timing};
+use crate::lab::Lab;
 use crate::patroni::Patroni;
 use crate::result::write_json_file;
 use crate::scenario::runner::{self, Context, ScenarioError};
@@ -29,7 +32,7 @@ pub async fn scenario(args: ScenarioArgs) -> Result<u8, Failure> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| default_out(&scenario.name));
+        .unwrap_or_else(|| results_dir(&scenario.name));
     if args.patroni.patroni.is_some() {
         let lab_only = scenario.lab_only_actions();
         if !lab_only.is_empty() {
@@ -42,29 +45,18 @@ pub async fn scenario(args: ScenarioArgs) -> Result<u8, Failure> {
         let patroni = patroni_client(&args.patroni)?;
         return on_cluster(&args, &scenario, &out, &patroni, &base, None, &interrupt).await;
     }
-    let lab_dir = std::env::temp_dir().join(format!("pgsyncbench-scenario-{}", std::process::id()));
+    let spec = lab_spec(
+        "scenario",
+        scenario.lab.nodes,
+        scenario.lab.read_replicas,
+        scenario.needs_relays(),
+    );
     eprintln!(
         "no --patroni given: starting a {}-node lab cluster in {}",
         scenario.lab.nodes,
-        lab_dir.display()
+        spec.dir.display()
     );
-    let spec = LabSpec {
-        nodes: scenario.lab.nodes,
-        dir: lab_dir.clone(),
-        timing: Timing::Fast,
-        read_replicas: scenario.lab.read_replicas,
-        relays: scenario.needs_relays(),
-    };
-    let mut say = |m: &str| eprintln!("lab: {m}");
-    let mut lab = tokio::select! {
-        r = Lab::up(&spec, &mut say) => r?,
-        _ = interrupt.wait() => {
-            if let Ok(lab) = Lab::open(&lab_dir) {
-                let _ = lab.down(false);
-            }
-            return Err(interrupted_failure());
-        }
-    };
+    let mut lab = start_lab(&spec, &interrupt).await?;
     let patroni = lab.patroni();
     let result = on_cluster(
         &args,
@@ -76,22 +68,7 @@ pub async fn scenario(args: ScenarioArgs) -> Result<u8, Failure> {
         &interrupt,
     )
     .await;
-    let down = lab.down(false);
-    eprintln!("lab: stopped and removed {}", lab_dir.display());
-    match (result, down) {
-        (Ok(code), Ok(())) => Ok(code),
-        (Ok(_), Err(e)) => Err(e.into()),
-        (Err(e), _) => Err(e),
-    }
-}
-
-fn default_out(name: &str) -> PathBuf {
-    let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-        .to_string()
-        .replace(':', "-")
-        .trim_end_matches('Z')
-        .to_string();
-    PathBuf::from("bench-results").join(format!("{stamp}-{name}"))
+    stop_lab(&lab, result)
 }
 
 #[allow(clippy::too_many_arguments)]

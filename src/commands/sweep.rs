@@ -7,12 +7,15 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{Failure, Interrupt, interrupted_failure, member_target, patroni_client};
+use super::{
+    Failure, Interrupt, interrupted_failure, lab_spec, member_target, patroni_client, results_dir,
+    start_lab, stop_lab,
+};
 use crate::cli::SweepArgs;
 use crate::conn::{ConnOptions, Target};
 use crate::control::{self, SavedConfig, SyncChange};
 use crate::environment;
-use crate::lab::{Lab, LabSpec, Timing as LabTiming};
+use crate::lab::Lab;
 use crate::patroni::Patroni;
 use crate::plan::PlanFile;
 use crate::results::{self, CellKey, CellResult, Manifest, Results};
@@ -40,28 +43,12 @@ pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
         let patroni = patroni_client(&args.patroni)?;
         return on_cluster(&args, &dir, manifest, &patroni, &base, None, &interrupt).await;
     }
-    let lab_dir = std::env::temp_dir().join(format!("pgsyncbench-sweep-{}", std::process::id()));
+    let spec = lab_spec("sweep", 3, 0, needs_relays);
     eprintln!(
         "no --patroni given: starting a 3-node lab cluster in {}",
-        lab_dir.display()
+        spec.dir.display()
     );
-    let spec = LabSpec {
-        nodes: 3,
-        dir: lab_dir.clone(),
-        timing: LabTiming::Fast,
-        read_replicas: 0,
-        relays: needs_relays,
-    };
-    let mut say = |m: &str| eprintln!("lab: {m}");
-    let lab = tokio::select! {
-        r = Lab::up(&spec, &mut say) => r?,
-        _ = interrupt.wait() => {
-            if let Ok(lab) = Lab::open(&lab_dir) {
-                let _ = lab.down(false);
-            }
-            return Err(interrupted_failure());
-        }
-    };
+    let lab = start_lab(&spec, &interrupt).await?;
     let patroni = lab.patroni();
     let result = on_cluster(
         &args,
@@ -73,13 +60,7 @@ pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
         &interrupt,
     )
     .await;
-    let down = lab.down(false);
-    eprintln!("lab: stopped and removed {}", lab_dir.display());
-    match (result, down) {
-        (Ok(code), Ok(())) => Ok(code),
-        (Ok(_), Err(e)) => Err(e.into()),
-        (Err(e), _) => Err(e),
-    }
+    stop_lab(&lab, result)
 }
 
 /// The results folder and its manifest: read back for --resume, otherwise from the plan file
@@ -110,14 +91,7 @@ fn prepare(args: &SweepArgs) -> Result<(PathBuf, Option<Manifest>), Failure> {
         strict: args.strict,
     };
     let plan = file.overridden_by(flags).into_plan(&source)?;
-    let dir = args.out.clone().unwrap_or_else(|| {
-        let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-            .to_string()
-            .replace(':', "-")
-            .trim_end_matches('Z')
-            .to_string();
-        PathBuf::from("bench-results").join(format!("{stamp}-{}", plan.name))
-    });
+    let dir = args.out.clone().unwrap_or_else(|| results_dir(&plan.name));
     if dir.join(results::MANIFEST_FILE).exists() {
         return Err(Failure::new(format!(
             "{} already holds results: choose another --out, or continue it with --resume {}",
