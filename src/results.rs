@@ -79,13 +79,14 @@ pub struct GroupKey {
 
 impl std::fmt::Display for GroupKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
         write!(
             f,
-            "{}, scale {}, {} clients, {} threads",
+            "{}, scale {}, {}, {}",
             self.workload.name(),
             self.scale,
-            self.clients,
-            self.threads
+            plural(self.clients, "client"),
+            plural(self.threads, "thread")
         )?;
         if self.rtt_ms > 0 {
             write!(f, ", +{} ms RTT", self.rtt_ms)?;
@@ -334,6 +335,9 @@ mod tests {
         other.repetition = 2;
         other.mode = SyncCommit::Off;
         assert_eq!(k.group(), other.group());
+        assert_eq!(k.group().to_string(), "tpcb-like, scale 10, 8 clients, 2 threads");
+        let one = CellKey { clients: 1, threads: 1, rtt_ms: 5, ..k };
+        assert_eq!(one.group().to_string(), "tpcb-like, scale 10, 1 client, 1 thread, +5 ms RTT");
     }
 
     #[test]
