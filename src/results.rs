@@ -335,9 +335,20 @@ mod tests {
         other.repetition = 2;
         other.mode = SyncCommit::Off;
         assert_eq!(k.group(), other.group());
-        assert_eq!(k.group().to_string(), "tpcb-like, scale 10, 8 clients, 2 threads");
-        let one = CellKey { clients: 1, threads: 1, rtt_ms: 5, ..k };
-        assert_eq!(one.group().to_string(), "tpcb-like, scale 10, 1 client, 1 thread, +5 ms RTT");
+        assert_eq!(
+            k.group().to_string(),
+            "tpcb-like, scale 10, 8 clients, 2 threads"
+        );
+        let one = CellKey {
+            clients: 1,
+            threads: 1,
+            rtt_ms: 5,
+            ..k
+        };
+        assert_eq!(
+            one.group().to_string(),
+            "tpcb-like, scale 10, 1 client, 1 thread, +5 ms RTT"
+        );
     }
 
     #[test]
