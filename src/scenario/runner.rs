@@ -448,8 +448,10 @@ async fn run_variant(
         .filter(|r| is_fault(&r.action))
         .map(|r| r.t)
         .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
+    let commit_times: Vec<f64> = commits.iter().map(|c| c.at).collect();
     let facts = Facts {
         audit: &audit_counts,
+        commits: &commit_times,
         gap: availability.longest_write_gap,
         leaders: &leaders,
         syncs: &syncs,
@@ -890,8 +892,23 @@ fn summarize(observations: &[Observation], rel: &dyn Fn(SystemTime) -> f64) -> S
     (leaders, syncs, split, max_primaries)
 }
 
+/// The whole seconds in [from, to) without a commit.
+fn empty_seconds(commits: &[f64], from: f64, to: f64) -> Vec<f64> {
+    let mut empty = Vec::new();
+    let mut s = from;
+    while s + 1.0 <= to + 1e-9 {
+        if !commits.iter().any(|&t| t >= s && t < s + 1.0) {
+            empty.push(s);
+        }
+        s += 1.0;
+    }
+    empty
+}
+
 struct Facts<'a> {
     audit: &'a AuditCounts,
+    /// Times of acknowledged commits, seconds since the load started.
+    commits: &'a [f64],
     gap: Gap,
     leaders: &'a [LeaderSeen],
     syncs: &'a [SyncSeen],
@@ -983,6 +1000,35 @@ fn judge(e: &Expect, f: &Facts<'_>) -> Vec<Check> {
             (f.failed > 0) == want,
         );
     }
+    if let Some([from, to]) = e.writes_between {
+        let empty = empty_seconds(f.commits, from, to);
+        add(
+            "a commit in every second",
+            format!("from {from} s to {to} s"),
+            if empty.is_empty() {
+                "every second".into()
+            } else {
+                format!(
+                    "none in the seconds from {}",
+                    empty
+                        .iter()
+                        .map(|s| format!("{s}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            },
+            empty.is_empty(),
+        );
+    }
+    if let Some([from, to]) = e.no_writes_between {
+        let n = f.commits.iter().filter(|&&t| t >= from && t <= to).count();
+        add(
+            "no commit",
+            format!("from {from} s to {to} s"),
+            format!("{n} commits"),
+            n == 0,
+        );
+    }
     if let Some(max) = e.max_primaries {
         add(
             "members claiming primary at once",
@@ -1046,6 +1092,7 @@ mod tests {
             &expect,
             &Facts {
                 audit: &audit,
+                commits: &[0.5, 1.5, 2.5],
                 gap: Gap {
                     seconds: 1.0,
                     from: 0.0,
@@ -1064,6 +1111,8 @@ mod tests {
             .map(|c| c.check.as_str())
             .collect();
         assert_eq!(failed, ["members claiming primary at once"]);
+        assert_eq!(empty_seconds(&[0.5, 1.5, 3.2], 0.0, 4.0), [2.0]);
+        assert!(empty_seconds(&[0.5, 1.5, 2.1, 3.9], 0.0, 4.0).is_empty());
     }
 
     #[test]

@@ -273,6 +273,10 @@ pub struct Expect {
     pub failures: Option<bool>,
     /// At most this many members claim to be primary at one moment.
     pub max_primaries: Option<u32>,
+    /// Every second of this window [from, to] (seconds since the load started) has a commit.
+    pub writes_between: Option<[f64; 2]>,
+    /// No commit at all in this window [from, to].
+    pub no_writes_between: Option<[f64; 2]>,
 }
 
 #[derive(Debug, thiserror::Error)]
