@@ -189,12 +189,22 @@ fn scenario_4_a_crashed_leader_is_replaced_and_sync_modes_lose_nothing() {
 fn scenario_5_without_failsafe_the_leader_demotes_and_with_it_writes_go_on() {
     let v = run("5-dcs-outage.toml");
     let off = variant(&v, "failsafe-off");
-    assert!(gap(off) >= 12.0, "failsafe off: {} s without writes", gap(off));
+    assert!(
+        gap(off) >= 12.0,
+        "failsafe off: {} s without writes",
+        gap(off)
+    );
     let on = variant(&v, "failsafe-on");
     let stop = on["actions"][0]["t"].as_f64().unwrap();
     let start = on["actions"][1]["t"].as_f64().unwrap();
     // During the outage itself writes went on (checked per second by the scenario's expectation).
-    assert!(on["checks"].as_array().unwrap().iter().any(|c| c["check"] == "a commit in every second" && c["passed"] == true));
+    assert!(
+        on["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["check"] == "a commit in every second" && c["passed"] == true)
+    );
     assert!(start - stop > 20.0);
 }
 
