@@ -39,7 +39,7 @@ pub enum Command {
     /// Inspect a Patroni cluster and switch its synchronous settings
     #[command(subcommand)]
     Cluster(ClusterCommand),
-    /// Write report.md and report.html for a sweep's results folder
+    /// Write report.md and report.html for a results folder (sweep and scenario results)
     Report(ReportArgs),
     /// Compare two sweeps' results; exit 1 when something regressed beyond the threshold
     Compare(CompareArgs),
@@ -135,9 +135,10 @@ pub struct SweepArgs {
     /// Measure remote modes even when no synchronous standby is attached (recorded per cell)
     #[arg(long = "allow-no-sync-standby")]
     pub allow_no_sync_standby: bool,
-    /// Database user and name on the members (hosts come from Patroni)
+    /// Database user on the members (default postgres; hosts come from Patroni)
     #[arg(short = 'U', long = "username", value_name = "USERNAME")]
     pub user: Option<String>,
+    /// Database on the members (default: the user's name)
     #[arg(short = 'd', long = "dbname", value_name = "DBNAME")]
     pub dbname: Option<String>,
 }
@@ -156,9 +157,10 @@ pub struct ScenarioArgs {
     /// Folder for the result and the saved configuration [default: bench-results/<time>-<name>]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Database user and name on the members (hosts come from Patroni)
+    /// Database user on the members (default postgres; hosts come from Patroni)
     #[arg(short = 'U', long = "username", value_name = "USERNAME")]
     pub user: Option<String>,
+    /// Database on the members (default: the user's name)
     #[arg(short = 'd', long = "dbname", value_name = "DBNAME")]
     pub dbname: Option<String>,
 }
