@@ -8,6 +8,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::legend::{self, Dash, Entry, Look};
 use super::output::{Chart, DrawResult};
 use super::style::{self, INK, text};
+use super::timeline::{Segments, draw_time_axes, segments};
 use crate::scenario::VariantResult;
 
 const LEGEND_WIDTH: u32 = 230;
@@ -21,7 +22,8 @@ pub struct ScenarioTimeline {
     subtitle: String,
     t_max: f64,
     tps: Vec<(f64, f64)>,
-    p99: Vec<(f64, f64)>,
+    /// Broken where a second had no commit, so no line crosses a write gap.
+    p99: Segments,
     failed: Vec<(f64, f64)>,
     /// (time, label, is a fault)
     marks: Vec<(f64, String, bool)>,
@@ -64,10 +66,7 @@ impl ScenarioTimeline {
             ),
             t_max,
             tps: points.iter().map(|p| (p.t, p.tps)).collect(),
-            p99: points
-                .iter()
-                .filter_map(|p| p.latency.map(|l| (p.t, l.p99)))
-                .collect(),
+            p99: segments(points.iter().map(|p| (p.t, p.latency.map(|l| l.p99)))),
             failed: points
                 .iter()
                 .filter(|p| p.failed > 0)
@@ -101,7 +100,7 @@ impl Chart for ScenarioTimeline {
         let (w, _) = area.dim_in_pixel();
         let (plot, legend_area) = area.split_horizontally(w - LEGEND_WIDTH);
         let tps_max = upper(&self.tps);
-        let p99_max = upper(&self.p99);
+        let p99_max = upper(&self.p99.concat());
         let mut chart = ChartBuilder::on(&plot)
             .margin(10)
             .margin_top(40)
@@ -110,29 +109,12 @@ impl Chart for ScenarioTimeline {
             .right_y_label_area_size(AXIS_WIDTH)
             .build_cartesian_2d(0.0..self.t_max, 0.0..tps_max)?
             .set_secondary_coord(0.0..self.t_max, 0.0..p99_max);
-        chart
-            .configure_mesh()
-            .bold_line_style(style::GRID)
-            .light_line_style(TRANSPARENT)
-            .x_labels(12)
-            .x_label_formatter(&|v| style::tick(*v))
-            .y_labels(6)
-            .y_label_formatter(&|v| style::tick(*v))
-            .x_desc("time since the load started (s)")
-            .y_desc("throughput (TPS) · failed per second")
-            .axis_desc_style(text(style::AXIS_DESC_SIZE))
-            .label_style(text(style::TICK_SIZE))
-            .axis_style(INK)
-            .draw()?;
-        chart
-            .configure_secondary_axes()
-            .y_labels(6)
-            .y_label_formatter(&|v| style::tick(*v))
-            .y_desc("p99 latency (ms)")
-            .axis_desc_style(text(style::AXIS_DESC_SIZE))
-            .label_style(text(style::TICK_SIZE))
-            .axis_style(INK)
-            .draw()?;
+        draw_time_axes(
+            &mut chart,
+            Some("time since the load started (s)"),
+            "throughput (TPS) · failed per second",
+            "p99 latency (ms)",
+        )?;
         if self.gap.1 > self.gap.0 {
             chart.draw_series(std::iter::once(Rectangle::new(
                 [(self.gap.0, 0.0), (self.gap.1, tps_max)],
@@ -155,7 +137,7 @@ impl Chart for ScenarioTimeline {
             dash: Dash::Dotted,
         };
         chart.draw_series(tps_look.solid(self.tps.clone()))?;
-        chart.draw_secondary_series(p99_look.dashed(self.p99.clone()))?;
+        chart.draw_secondary_series(self.p99.iter().filter_map(|s| p99_look.dashed(s.clone())))?;
         chart.draw_series(
             self.failed
                 .iter()

@@ -17,9 +17,9 @@ const MIN_INTERVAL: f64 = 0.5;
 const AXIS_WIDTH: u32 = 75;
 
 /// Points with gaps: a missing value ends a segment.
-type Segments = Vec<Vec<(f64, f64)>>;
+pub(super) type Segments = Vec<Vec<(f64, f64)>>;
 
-fn segments(points: impl IntoIterator<Item = (f64, Option<f64>)>) -> Segments {
+pub(super) fn segments(points: impl IntoIterator<Item = (f64, Option<f64>)>) -> Segments {
     let mut out: Segments = vec![Vec::new()];
     for (t, v) in points {
         match v.filter(|v| v.is_finite()) {
@@ -212,28 +212,7 @@ impl Chart for Timeline {
             .right_y_label_area_size(AXIS_WIDTH)
             .build_cartesian_2d(0.0..self.t_max, 0.0..tps_max)?
             .set_secondary_coord(0.0..self.t_max, 0.0..p99_max);
-        chart
-            .configure_mesh()
-            .bold_line_style(style::GRID)
-            .light_line_style(TRANSPARENT)
-            .x_labels(12)
-            .x_label_formatter(&|v| style::tick(*v))
-            .y_labels(6)
-            .y_label_formatter(&|v| style::tick(*v))
-            .y_desc("throughput (TPS)")
-            .axis_desc_style(text(style::AXIS_DESC_SIZE))
-            .label_style(text(style::TICK_SIZE))
-            .axis_style(INK)
-            .draw()?;
-        chart
-            .configure_secondary_axes()
-            .y_labels(6)
-            .y_label_formatter(&|v| style::tick(*v))
-            .y_desc("p99 latency (ms)")
-            .axis_desc_style(text(style::AXIS_DESC_SIZE))
-            .label_style(text(style::TICK_SIZE))
-            .axis_style(INK)
-            .draw()?;
+        draw_time_axes(&mut chart, None, "throughput (TPS)", "p99 latency (ms)")?;
         let (tps, p99) = (self.tps_look, self.p99_look);
         chart.draw_series(self.tps.iter().filter_map(|s| tps.solid(s.clone())))?;
         chart.draw_series(self.tps.iter().filter_map(|s| tps.dashed(s.clone())))?;
@@ -304,6 +283,48 @@ impl Chart for Timeline {
         legend::draw(&legend_bottom, 20, &entries)
     }
 }
+
+/// A time axis with throughput on the left and latency on the right: the mesh and both y
+/// axes as every timeline draws them.
+pub fn draw_time_axes<DB: DrawingBackend>(
+    chart: &mut DualTimeChart<'_, DB>,
+    x_desc: Option<&str>,
+    left: &str,
+    right: &str,
+) -> DrawResult<DB> {
+    let mut mesh = chart.configure_mesh();
+    mesh.bold_line_style(style::GRID)
+        .light_line_style(TRANSPARENT)
+        .x_labels(12)
+        .x_label_formatter(&|v| style::tick(*v))
+        .y_labels(6)
+        .y_label_formatter(&|v| style::tick(*v))
+        .y_desc(left)
+        .axis_desc_style(text(style::AXIS_DESC_SIZE))
+        .label_style(text(style::TICK_SIZE))
+        .axis_style(INK);
+    if let Some(x) = x_desc {
+        mesh.x_desc(x);
+    }
+    mesh.draw()?;
+    chart
+        .configure_secondary_axes()
+        .y_labels(6)
+        .y_label_formatter(&|v| style::tick(*v))
+        .y_desc(right)
+        .axis_desc_style(text(style::AXIS_DESC_SIZE))
+        .label_style(text(style::TICK_SIZE))
+        .axis_style(INK)
+        .draw()
+}
+
+/// A chart over time with a second y axis on the right.
+pub type DualTimeChart<'a, DB> = plotters::chart::DualCoordChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
 
 #[cfg(test)]
 mod tests {

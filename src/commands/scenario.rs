@@ -207,21 +207,7 @@ pub fn render(r: &ScenarioResult) -> String {
                 );
             }
         }
-        let leaders: Vec<String> = v
-            .leaders
-            .iter()
-            .map(|l| {
-                format!(
-                    "{} (TL {}) at {:.1} s",
-                    l.leader.as_deref().unwrap_or("none"),
-                    l.timeline
-                        .map(|t| t.to_string())
-                        .unwrap_or_else(|| "?".into()),
-                    l.t
-                )
-            })
-            .collect();
-        let _ = writeln!(out, "  leaders: {}", leaders.join(" -> "));
+        let _ = writeln!(out, "  leaders: {}", v.leader_history(" -> "));
         let names: Vec<String> = v
             .sync_standbys
             .iter()

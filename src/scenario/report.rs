@@ -170,21 +170,7 @@ pub fn blocks(
                     )
                 })
                 .collect();
-            let leaders: Vec<String> = v
-                .leaders
-                .iter()
-                .map(|l| {
-                    format!(
-                        "{} (timeline {}) at {:.1} s",
-                        l.leader.as_deref().unwrap_or("none"),
-                        l.timeline
-                            .map(|t| t.to_string())
-                            .unwrap_or_else(|| "?".into()),
-                        l.t
-                    )
-                })
-                .collect();
-            lines.push(format!("leaders: {}", leaders.join(" → ")));
+            lines.push(format!("leaders: {}", v.leader_history(" → ")));
             if !v.split_brain.is_empty() {
                 lines.push(format!(
                     "several members claimed to be primary at {} moments (first at {:.1} s: {})",

@@ -94,6 +94,28 @@ pub struct LeaderSeen {
     pub timeline: Option<u64>,
 }
 
+impl std::fmt::Display for LeaderSeen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (timeline ", self.leader.as_deref().unwrap_or("none"))?;
+        match self.timeline {
+            Some(t) => write!(f, "{t}")?,
+            None => f.write_str("?")?,
+        }
+        write!(f, ") at {:.1} s", self.t)
+    }
+}
+
+impl VariantResult {
+    /// The leader history as one line: `node1 (timeline 1) at 0.0 s → node2 ...`.
+    pub fn leader_history(&self, arrow: &str) -> String {
+        self.leaders
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(arrow)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncSeen {
     pub t: f64,
