@@ -385,3 +385,67 @@ max_primaries = 1
     // work_mem came and went with the rest of the configuration
     assert_eq!(l.config(), before);
 }
+
+#[test]
+fn ctrl_c_ends_a_scenario_undoes_its_faults_and_removes_its_lab() {
+    let _one = one_at_a_time();
+    let out =
+        std::env::temp_dir().join(format!("pgsyncbench-scenario-ctrlc-{}", std::process::id()));
+    let mut child = pgsyncbench()
+        .arg("scenario")
+        .arg(scenario_file("1-sync-standby-loss.toml"))
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the load runs and the sync standby has been stopped (at 10 s), then Ctrl-C.
+    let stderr_pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stderr_pipe)
+            .lines()
+            .map_while(Result::ok)
+        {
+            lines.push(line);
+        }
+        lines
+    });
+    let started = std::time::Instant::now();
+    while !out.join("patroni-config.before.json").exists()
+        && started.elapsed() < std::time::Duration::from_secs(90)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(16));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let err = reader.join().unwrap().join("\n");
+    assert_eq!(status.code(), Some(130), "{err}");
+    let dir = err
+        .lines()
+        .find_map(|l| {
+            l.split("lab cluster in ")
+                .nth(1)
+                .map(str::trim)
+                .map(String::from)
+        })
+        .expect("the lab folder is named");
+    assert!(
+        err.contains("undo: starting"),
+        "the stopped standby was brought back: {err}"
+    );
+    assert!(
+        pgsyncbench::lab::process::processes_mentioning(&dir).is_empty(),
+        "lab processes left"
+    );
+    assert!(!std::path::Path::new(&dir).exists());
+    // What ran until then is written.
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("scenario-sync-standby-loss.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(v["runs"][0]["run"]["summary"]["interrupted"], true);
+}

@@ -134,7 +134,10 @@ async fn on_cluster(
     print!("{}", render(&result));
     println!("result: {}", file.display());
     restored?;
-    if result.passed() {
+    if interrupt.happened() {
+        // What ran until Ctrl-C is written above; its checks are not a verdict.
+        Err(interrupted_failure())
+    } else if result.passed() {
         Ok(0)
     } else {
         Err(Failure::new(format!(
