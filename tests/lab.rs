@@ -457,23 +457,46 @@ fn missing_etcd_or_patroni_is_explained_with_how_to_install() {
     }
 }
 
+/// A process that must survive: its command line names `args`, which mention the lab's folder.
+fn decoy(args: &[&std::path::Path]) -> std::process::Child {
+    std::process::Command::new("/bin/sh")
+        .args(["-c", "sleep 600", "decoy"])
+        .args(args)
+        .spawn()
+        .unwrap()
+}
+
 #[test]
-fn lab_down_stops_every_process_and_removes_the_folder() {
+fn lab_down_stops_every_process_of_the_lab_and_nothing_else() {
     let dir = std::env::temp_dir().join(format!("pgsyncbench-downtest-{}", std::process::id()));
-    check(
-        pgsyncbench()
-            .args(["lab", "up", "--fast", "--nodes", "2", "--dir"])
-            .arg(&dir)
-            .output()
-            .unwrap(),
-        "lab up",
+    let neighbour = std::path::PathBuf::from(format!("{}2", dir.display()));
+    for d in [&dir, &neighbour] {
+        check(
+            pgsyncbench()
+                .args(["lab", "up", "--fast", "--nodes", "2", "--dir"])
+                .arg(d)
+                .output()
+                .unwrap(),
+            "lab up",
+        );
+    }
+    let ours = common::lab::lab_pids(&dir);
+    assert_eq!(
+        ours.len(),
+        5,
+        "etcd, two Patronis, two postmasters: {ours:?}"
     );
-    let needle = dir.display().to_string();
-    let running = pgsyncbench::lab::process::processes_mentioning(&needle);
-    assert!(
-        running.len() >= 3,
-        "etcd and two Patronis at least: {running:?}"
-    );
+    assert!(ours.iter().all(|&p| common::lab::pid_alive(p)));
+    let theirs = common::lab::lab_pids(&neighbour);
+    // The folder as a whole argument, as a prefix of a path, and inside a longer name.
+    let mut decoys = [
+        decoy(&[&dir]),
+        decoy(&[&dir.join("node1/data")]),
+        decoy(&[std::path::Path::new(&format!(
+            "{}-neighbour-lab/data",
+            dir.display()
+        ))]),
+    ];
     let again = pgsyncbench()
         .args(["lab", "up", "--fast", "--dir"])
         .arg(&dir)
@@ -484,15 +507,43 @@ fn lab_down_stops_every_process_and_removes_the_folder() {
         "{}",
         stderr(&again)
     );
+    // The invoking shell lives on to print its line: lab down does not kill its own parent.
+    let down = std::process::Command::new("/bin/sh")
+        .args(["-c", "\"$0\" lab down --dir \"$1\" && echo shell-survived"])
+        .arg(env!("CARGO_BIN_EXE_pgsyncbench"))
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let said = stdout(&down);
+    for d in decoys.iter_mut() {
+        assert!(d.try_wait().unwrap().is_none(), "a decoy was killed");
+        d.kill().unwrap();
+        d.wait().unwrap();
+    }
+    assert!(
+        down.status.success() && said.contains("shell-survived"),
+        "{said}{}",
+        stderr(&down)
+    );
+    assert!(
+        theirs.iter().all(|&p| common::lab::pid_alive(p)),
+        "the lab in {}2 was touched",
+        dir.display()
+    );
     check(
         pgsyncbench()
             .args(["lab", "down", "--dir"])
-            .arg(&dir)
+            .arg(&neighbour)
             .output()
             .unwrap(),
-        "lab down",
+        "lab down of the neighbour",
     );
-    assert!(pgsyncbench::lab::process::processes_mentioning(&needle).is_empty());
+    let left: Vec<u32> = ours
+        .into_iter()
+        .filter(|&p| common::lab::pid_alive(p))
+        .collect();
+    assert!(left.is_empty(), "lab processes left: {left:?}");
+    assert!(common::lab::processes_under(&dir).is_empty());
     assert!(!dir.exists());
     let none = pgsyncbench()
         .args(["lab", "status", "--dir"])
@@ -527,7 +578,7 @@ fn with_no_target_run_measures_a_lab_cluster_it_starts_and_stops() {
             > 0
     );
     assert!(
-        pgsyncbench::lab::process::processes_mentioning(&dir).is_empty(),
+        common::lab::processes_under(std::path::Path::new(&dir)).is_empty(),
         "lab processes left"
     );
     assert!(!std::path::Path::new(&dir).exists());

@@ -58,7 +58,7 @@ fn run(name: &str) -> Value {
         })
         .expect("the lab folder is named");
     assert!(
-        pgsyncbench::lab::process::processes_mentioning(&dir).is_empty(),
+        common::lab::processes_under(std::path::Path::new(&dir)).is_empty(),
         "lab processes left"
     );
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -438,7 +438,7 @@ fn ctrl_c_ends_a_scenario_undoes_its_faults_and_removes_its_lab() {
         "the stopped standby was brought back: {err}"
     );
     assert!(
-        pgsyncbench::lab::process::processes_mentioning(&dir).is_empty(),
+        common::lab::processes_under(std::path::Path::new(&dir)).is_empty(),
         "lab processes left"
     );
     assert!(!std::path::Path::new(&dir).exists());

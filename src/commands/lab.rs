@@ -1,6 +1,7 @@
 use super::Failure;
 use crate::cli::{LabCommand, LabDirArgs};
-use crate::lab::{Lab, LabSpec, Timing, process};
+use crate::lab::process::Owned;
+use crate::lab::{Lab, LabSpec, Timing};
 use crate::status::members_table;
 
 pub async fn lab(cmd: LabCommand) -> Result<(), Failure> {
@@ -31,26 +32,22 @@ pub async fn lab(cmd: LabCommand) -> Result<(), Failure> {
         LabCommand::Status(LabDirArgs { dir }) => {
             let lab = Lab::open(&dir)?;
             let s = &lab.state;
-            let state = |pid: u32| {
-                if process::alive(pid) {
-                    "running"
-                } else {
-                    "stopped"
-                }
+            let state = |p: &Owned| {
+                if p.is_running() { "running" } else { "stopped" }
             };
             println!("Lab in {} ({:?} timing)", s.dir.display(), s.timing);
             println!(
                 "etcd 127.0.0.1:{} pid {} {}",
                 s.etcd.client_port,
-                s.etcd.pid,
-                state(s.etcd.pid)
+                s.etcd.process.pid,
+                state(&s.etcd.process)
             );
             for n in &s.nodes {
                 println!(
                     "{}: Patroni pid {} {}, REST {}, PostgreSQL 127.0.0.1:{}",
                     n.name,
-                    n.pid,
-                    state(n.pid),
+                    n.patroni.pid,
+                    state(&n.patroni),
                     n.rest_url(),
                     n.pg_port
                 );

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use config::Timing;
 use config::{NodeConfig, patroni_yaml};
-use process::RunAs;
+use process::{Owned, RunAs};
 
 use crate::patroni::{Cluster, Patroni, PatroniError, Role};
 
@@ -54,7 +54,8 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LabError {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EtcdState {
     pub program: PathBuf,
-    pub pid: u32,
+    #[serde(flatten)]
+    pub process: Owned,
     pub client_port: u16,
     pub peer_port: u16,
     pub data_dir: PathBuf,
@@ -63,7 +64,9 @@ pub struct EtcdState {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NodeState {
     pub name: String,
-    pub pid: u32,
+    /// The member's Patroni (which starts and stops its PostgreSQL).
+    #[serde(flatten)]
+    pub patroni: Owned,
     pub pg_port: u16,
     pub rest_port: u16,
     pub dir: PathBuf,
@@ -75,7 +78,8 @@ pub struct NodeState {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Relay {
     pub port: u16,
-    pub pid: u32,
+    #[serde(flatten)]
+    pub process: Owned,
 }
 
 impl NodeState {
@@ -233,13 +237,13 @@ impl Lab {
                 .map_err(io_err("cannot write patroni.yml"))?;
             nodes.push(NodeState {
                 name,
-                pid: 0,
+                patroni: Owned::default(),
                 pg_port,
                 rest_port,
                 dir: node_dir,
                 relay: spec.relays.then_some(Relay {
                     port: relay_port,
-                    pid: 0,
+                    process: Owned::default(),
                 }),
             });
         }
@@ -260,7 +264,7 @@ impl Lab {
                 user: user.as_ref().map(|u| u.name.clone()),
                 etcd: EtcdState {
                     program: programs.etcd,
-                    pid: 0,
+                    process: Owned::default(),
                     client_port: ports[0],
                     peer_port: ports[1],
                     data_dir: etcd_dir,
@@ -294,15 +298,7 @@ impl Lab {
                 "starting {} (PostgreSQL 127.0.0.1:{}, Patroni REST 127.0.0.1:{})",
                 node.name, node.pg_port, node.rest_port
             ));
-            let pid = process::spawn_daemon(
-                &self.state.patroni_program,
-                &[node.dir.join("patroni.yml").as_os_str()],
-                &node.dir,
-                &node.dir.join("patroni.log"),
-                self.user.as_ref(),
-            )
-            .map_err(io_err("cannot start Patroni"))?;
-            self.state.nodes[i].pid = pid;
+            self.state.nodes[i].patroni = self.spawn_patroni(i)?;
             self.save()?;
         }
         progress("waiting for a leader and a streaming synchronous standby");
@@ -334,7 +330,7 @@ impl Lab {
             ];
             let mut args: Vec<&OsStr> = words.iter().map(OsStr::new).collect();
             args.push(rtt_file.as_os_str());
-            let pid = process::spawn_daemon(
+            let started = process::spawn_daemon(
                 &program,
                 &args,
                 &self.state.dir,
@@ -343,7 +339,7 @@ impl Lab {
             )
             .map_err(io_err("cannot start a replication relay"))?;
             if let Some(r) = self.state.nodes[i].relay.as_mut() {
-                r.pid = pid;
+                r.process = started;
             }
         }
         self.save()
@@ -405,7 +401,7 @@ impl Lab {
         ];
         let mut args: Vec<&OsStr> = flags.iter().map(OsStr::new).collect();
         args.extend([OsStr::new("--data-dir"), data.as_os_str()]);
-        let pid = process::spawn_daemon(
+        self.state.etcd.process = process::spawn_daemon(
             &e.program,
             &args,
             &e.data_dir,
@@ -413,7 +409,6 @@ impl Lab {
             self.user.as_ref(),
         )
         .map_err(io_err("cannot start etcd"))?;
-        self.state.etcd.pid = pid;
         self.save()
     }
 
@@ -426,7 +421,7 @@ impl Lab {
             .map_err(|e| LabError::NotReady(e.to_string()))?;
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if !process::alive(self.state.etcd.pid) {
+            if !self.state.etcd.process.is_running() {
                 return Err(self.died("etcd", &self.state.etcd.data_dir.join("etcd.log")));
             }
             if let Ok(r) = http.get(&url).send().await
@@ -469,7 +464,7 @@ impl Lab {
         let mut last = String::from("no answer from Patroni yet");
         while Instant::now() < deadline {
             for node in &self.state.nodes {
-                if !process::alive(node.pid) {
+                if !node.patroni.is_running() {
                     return Err(self.died(
                         &format!("Patroni of {}", node.name),
                         &node.dir.join("patroni.log"),
@@ -495,7 +490,7 @@ impl Lab {
     /// The cluster as any live member's Patroni sees it.
     pub async fn cluster(&self) -> Result<Cluster, PatroniError> {
         let mut last = None;
-        for node in self.state.nodes.iter().filter(|n| process::alive(n.pid)) {
+        for node in self.state.nodes.iter().filter(|n| n.patroni.is_running()) {
             match self.patroni_of(node).cluster().await {
                 Ok(c) => return Ok(c),
                 Err(e) => last = Some(e),
@@ -550,14 +545,16 @@ impl Lab {
     /// kill -9 of a member's postmaster (its Patroni restarts it unless stopped).
     pub fn kill_postmaster(&self, name: &str) -> Result<Option<u32>, LabError> {
         let node = &self.state.nodes[self.node_index(name)?];
-        Ok(process::postmaster_pid(&node.data_dir())
-            .filter(|&pm| process::signal(pm, libc::SIGKILL)))
+        Ok(process::postmaster(&node.data_dir())
+            .filter(|pm| pm.signal(libc::SIGKILL))
+            .map(|pm| pm.pid))
     }
 
     /// SIGSTOP (true) or SIGCONT (false) to a member's Patroni: it stops acting, PostgreSQL runs on.
     pub fn pause_patroni(&self, name: &str, pause: bool) -> Result<(), LabError> {
         let node = &self.state.nodes[self.node_index(name)?];
-        process::signal(node.pid, if pause { libc::SIGSTOP } else { libc::SIGCONT });
+        node.patroni
+            .signal(if pause { libc::SIGSTOP } else { libc::SIGCONT });
         Ok(())
     }
 
@@ -572,9 +569,9 @@ impl Lab {
     /// The member crashes: kill -9 of its Patroni and of its postmaster.
     pub fn crash_member(&self, name: &str) -> Result<(), LabError> {
         let node = &self.state.nodes[self.node_index(name)?];
-        process::signal(node.pid, libc::SIGKILL);
+        node.patroni.signal(libc::SIGKILL);
         self.kill_postmaster(name)?;
-        process::wait_gone(&[node.pid], Duration::from_secs(5));
+        process::wait_gone(&[node.patroni], Duration::from_secs(5));
         Ok(())
     }
 
@@ -582,34 +579,38 @@ impl Lab {
     pub fn start_member(&mut self, name: &str) -> Result<(), LabError> {
         let i = self.node_index(name)?;
         let node = &self.state.nodes[i];
-        if process::alive(node.pid) {
-            process::signal(node.pid, libc::SIGCONT);
+        if node.patroni.is_running() {
+            node.patroni.signal(libc::SIGCONT);
             return Ok(());
         }
-        let pid = process::spawn_daemon(
+        self.state.nodes[i].patroni = self.spawn_patroni(i)?;
+        self.save()
+    }
+
+    fn spawn_patroni(&self, i: usize) -> Result<Owned, LabError> {
+        let node = &self.state.nodes[i];
+        process::spawn_daemon(
             &self.state.patroni_program,
             &[node.dir.join("patroni.yml").as_os_str()],
             &node.dir,
             &node.dir.join("patroni.log"),
             self.user.as_ref(),
         )
-        .map_err(io_err("cannot start Patroni"))?;
-        self.state.nodes[i].pid = pid;
-        self.save()
+        .map_err(io_err("cannot start Patroni"))
     }
 
     /// The DCS goes away (etcd stopped) until `start_etcd`.
     pub fn stop_etcd(&self) -> Result<(), LabError> {
-        let pid = self.state.etcd.pid;
-        process::signal(pid, libc::SIGTERM);
-        if !process::wait_gone(&[pid], Duration::from_secs(10)).is_empty() {
-            process::signal(pid, libc::SIGKILL);
-        }
+        process::stop_with_group(
+            self.state.etcd.process,
+            libc::SIGTERM,
+            Duration::from_secs(10),
+        );
         Ok(())
     }
 
     pub fn etcd_running(&self) -> bool {
-        process::alive(self.state.etcd.pid)
+        self.state.etcd.process.is_running()
     }
 
     /// Members whose Patroni is not running or is stopped, for undoing faults.
@@ -617,7 +618,7 @@ impl Lab {
         self.state
             .nodes
             .iter()
-            .filter(|n| !process::alive(n.pid) || process::stopped(n.pid))
+            .filter(|n| !n.patroni.is_running() || n.patroni.is_stopped())
             .map(|n| n.name.clone())
             .collect()
     }
@@ -646,63 +647,69 @@ impl Lab {
             .map_err(io_err(format!("cannot write {}", path.display())))
     }
 
-    pub fn any_alive(&self) -> bool {
-        process::alive(self.state.etcd.pid)
-            || self.state.nodes.iter().any(|n| process::alive(n.pid))
+    /// The lab's own processes (etcd, Patronis, relays) that still run.
+    fn spawned(&self) -> Vec<Owned> {
+        let s = &self.state;
+        std::iter::once(s.etcd.process)
+            .chain(s.nodes.iter().map(|n| n.patroni))
+            .chain(
+                s.nodes
+                    .iter()
+                    .filter_map(|n| n.relay.as_ref().map(|r| r.process)),
+            )
+            .filter(Owned::is_running)
+            .collect()
     }
 
-    /// Stops every process of the lab (Patroni first, which stops PostgreSQL; then etcd; then
-    /// anything still running from the lab folder) and removes the folder unless `keep`.
+    pub fn any_alive(&self) -> bool {
+        !self.spawned().is_empty()
+    }
+
+    /// Stops the lab's processes and nothing else: each Patroni (which stops its PostgreSQL)
+    /// and what it left in its process group, then any postmaster still running in a member's
+    /// data directory, then the relays and etcd. Each gets SIGTERM (a postmaster: fast
+    /// shutdown) and time to exit before SIGKILL. Removes the folder unless `keep`.
     pub fn down(&self, keep: bool) -> Result<(), LabError> {
-        let patronis: Vec<u32> = self
-            .state
-            .nodes
-            .iter()
-            .map(|n| n.pid)
-            .filter(|&p| process::alive(p))
-            .collect();
-        for &p in &patronis {
-            // A stopped Patroni (SIGSTOP in a scenario) must be continued to hear SIGTERM.
-            process::signal(p, libc::SIGCONT);
-            process::signal(p, libc::SIGTERM);
+        let s = &self.state;
+        let mut left: Vec<Owned> = Vec::new();
+        // All at once, so every member shuts down within one grace period.
+        let patronis: Vec<Owned> = s.nodes.iter().map(|n| n.patroni).collect();
+        left.extend(process::stop(
+            &patronis,
+            libc::SIGTERM,
+            Duration::from_secs(30),
+        ));
+        for p in &patronis {
+            let rest: Vec<Owned> = p.group().into_iter().filter(|g| g != p).collect();
+            left.extend(process::stop(&rest, libc::SIGKILL, Duration::ZERO));
         }
-        for p in process::wait_gone(&patronis, Duration::from_secs(30)) {
-            process::signal(p, libc::SIGKILL);
-        }
-        for node in &self.state.nodes {
-            if let Some(pm) = process::postmaster_pid(&node.data_dir()) {
-                process::signal(pm, libc::SIGCONT);
-                process::signal(pm, libc::SIGQUIT);
-                if !process::wait_gone(&[pm], Duration::from_secs(10)).is_empty() {
-                    process::signal(pm, libc::SIGKILL);
-                }
+        for node in &s.nodes {
+            if let Some(pm) = process::postmaster(&node.data_dir()) {
+                left.extend(process::stop_postmaster(pm));
             }
         }
-        let etcd = self.state.etcd.pid;
-        if process::alive(etcd) {
-            process::signal(etcd, libc::SIGCONT);
-            process::signal(etcd, libc::SIGTERM);
-            if !process::wait_gone(&[etcd], Duration::from_secs(10)).is_empty() {
-                process::signal(etcd, libc::SIGKILL);
-            }
+        for relay in s.nodes.iter().filter_map(|n| n.relay.as_ref()) {
+            left.extend(process::stop_with_group(
+                relay.process,
+                libc::SIGTERM,
+                Duration::from_secs(5),
+            ));
         }
-        // Whatever else still runs from this folder (a relay, an orphaned backend).
-        let needle = self.state.dir.display().to_string();
-        let rest = process::processes_mentioning(&needle);
-        for &p in &rest {
-            process::signal(p, libc::SIGKILL);
-        }
-        let left = process::wait_gone(&rest, Duration::from_secs(5));
+        left.extend(process::stop_with_group(
+            s.etcd.process,
+            libc::SIGTERM,
+            Duration::from_secs(10),
+        ));
         if !left.is_empty() {
+            let pids: Vec<u32> = left.iter().map(|p| p.pid).collect();
             return Err(LabError::NotReady(format!(
-                "processes {left:?} of the lab did not stop"
+                "processes {pids:?} of the lab in {} did not stop, even after SIGKILL",
+                s.dir.display()
             )));
         }
         if !keep {
-            std::fs::remove_dir_all(&self.state.dir).map_err(io_err(format!(
-                "cannot remove {}",
-                self.state.dir.display()
-            )))?;
+            std::fs::remove_dir_all(&s.dir)
+                .map_err(io_err(format!("cannot remove {}", s.dir.display())))?;
         }
         Ok(())
     }

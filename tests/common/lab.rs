@@ -160,3 +160,61 @@ impl SharedLab {
         false
     }
 }
+
+/// Processes with an argument that is `dir` or a path under it. For finding what a lab left
+/// behind, never for choosing what to signal (the lab proves its processes by pid and start
+/// time). Path by path, so `<dir>2` or `<dir>-x` never match.
+pub fn processes_under(dir: &std::path::Path) -> Vec<u32> {
+    let dir = dir.to_string_lossy().trim_end_matches('/').to_string();
+    let under = format!("{dir}/");
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit_once(')')
+                        .map(|(_, r)| r.trim_start().starts_with('Z'))
+                })
+                .unwrap_or(true);
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            !zombie
+                && cmdline
+                    .split(|&b| b == 0)
+                    .map(String::from_utf8_lossy)
+                    .any(|arg| {
+                        arg == dir || arg.starts_with(&under) || arg.contains(&format!("={under}"))
+                    })
+        })
+        .collect()
+}
+
+/// The pids a lab's lab.json records (etcd, Patronis, relays) and its members' postmasters.
+pub fn lab_pids(dir: &std::path::Path) -> Vec<u32> {
+    let lab = Lab::open(dir).expect("a lab");
+    let s = &lab.state;
+    let mut pids = vec![s.etcd.process.pid];
+    for n in &s.nodes {
+        pids.push(n.patroni.pid);
+        pids.extend(n.relay.as_ref().map(|r| r.process.pid));
+        if let Some(pm) = pgsyncbench::lab::process::postmaster(&n.data_dir()) {
+            pids.push(pm.pid);
+        }
+    }
+    pids
+}
+
+pub fn pid_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| !r.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
