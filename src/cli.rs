@@ -132,8 +132,9 @@ pub struct SweepArgs {
     pub resume: Option<PathBuf>,
     #[command(flatten)]
     pub patroni: PatroniArgs,
-    /// Measure remote modes even when no synchronous standby is attached (recorded per cell)
-    #[arg(long = "allow-no-sync-standby")]
+    /// Accepted for symmetry with `run`: a sweep always goes on, measuring a cell without a
+    /// synchronous standby and recording it as such
+    #[arg(long = "allow-no-sync-standby", hide = true)]
     pub allow_no_sync_standby: bool,
     /// Database user on the members (default postgres; hosts come from Patroni)
     #[arg(short = 'U', long = "username", value_name = "USERNAME")]
@@ -290,9 +291,9 @@ pub struct ClusterApplyArgs {
     /// Patroni's synchronous_node_count
     #[arg(long = "sync-node-count", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub node_count: Option<u32>,
-    /// Seconds to wait for the change to be live on the leader
-    #[arg(long, default_value_t = 60)]
-    pub timeout: u64,
+    /// Seconds to wait for the change to be live on the leader [default: 3 × loop_wait + 5, at least 10]
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
     /// Save the configuration from before the change to this file (for `cluster restore`)
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
@@ -308,9 +309,9 @@ pub struct ClusterRestoreArgs {
     /// A configuration saved by pgsyncbench before a change (patroni-config.before.json)
     #[arg(long = "from", value_name = "FILE")]
     pub from: PathBuf,
-    /// Seconds to wait for the restored settings to be live on the leader
-    #[arg(long, default_value_t = 60)]
-    pub timeout: u64,
+    /// Seconds to wait for the restored settings to be live on the leader [default: 3 × loop_wait + 5, at least 10]
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]

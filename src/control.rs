@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::conn::{ConnError, Target};
 use crate::mode::SyncCommit;
-use crate::patroni::{Patroni, PatroniError};
+use crate::patroni::{Cluster, Patroni, PatroniError, Role};
 use crate::pgerror;
 
 /// Patroni's synchronous_mode.
@@ -90,6 +90,8 @@ pub enum ControlError {
     },
     #[error("cannot {what}: {reason}")]
     File { what: String, reason: String },
+    #[error("no synchronous standby is attached to leader {leader}: {why}")]
+    NoSyncStandby { leader: String, why: String },
 }
 
 /// What the leader showed once a change was live.
@@ -102,6 +104,9 @@ pub struct Live {
     pub synchronous_standby_names: String,
     /// Standbys pg_stat_replication shows in sync or quorum state.
     pub sync_standbys: Vec<String>,
+    /// Standbys pg_stat_replication shows streaming, whatever their sync state.
+    #[serde(default)]
+    pub streaming: Vec<String>,
     /// Seconds from the PATCH to the state being observed.
     pub took: f64,
 }
@@ -196,13 +201,105 @@ async fn unmet(live: &Live, change: &SyncChange, patroni: &Patroni) -> Option<St
             "synchronous_standby_names is still '{}'",
             live.synchronous_standby_names
         )),
-        SyncMode::On | SyncMode::Quorum if live.synchronous_standby_names.is_empty() => {
-            Some("synchronous_standby_names is empty".into())
+        SyncMode::Off => None,
+        SyncMode::On | SyncMode::Quorum => {
+            if !live.synchronous_standby_names.is_empty() && !live.sync_standbys.is_empty() {
+                return None;
+            }
+            // Without a standby that may be synchronous, an empty (or, strict, '*')
+            // synchronous_standby_names is what Patroni does: the change is live as it can be.
+            let candidates = match patroni.cluster().await {
+                Ok(c) => sync_candidates(&c),
+                Err(e) => return Some(e.to_string()),
+            };
+            if candidates.is_empty() {
+                None
+            } else if live.synchronous_standby_names.is_empty() {
+                Some(format!(
+                    "synchronous_standby_names is empty while {} stream",
+                    candidates.join(", ")
+                ))
+            } else {
+                Some(format!(
+                    "no standby is in sync or quorum state in pg_stat_replication while {} stream",
+                    candidates.join(", ")
+                ))
+            }
         }
-        SyncMode::On | SyncMode::Quorum if live.sync_standbys.is_empty() => {
-            Some("no standby is in sync or quorum state in pg_stat_replication".into())
+    }
+}
+
+/// Members that stream and may become synchronous standbys (not tagged nosync).
+pub fn sync_candidates(cluster: &Cluster) -> Vec<String> {
+    cluster
+        .members
+        .iter()
+        .filter(|m| m.role != Role::Leader && m.state == "streaming" && !m.is_nosync())
+        .map(|m| m.name.clone())
+        .collect()
+}
+
+/// How long a change may take to go live: Patroni applies it within a loop or two (loop_wait
+/// seconds each), then PostgreSQL reloads. A few loops, at least 10 s.
+pub fn settle_budget(config: &Value) -> Duration {
+    let loop_wait = config
+        .get("loop_wait")
+        .and_then(Value::as_u64)
+        .unwrap_or(10);
+    Duration::from_secs((3 * loop_wait + 5).max(10))
+}
+
+/// The leader's settings once a synchronous standby is attached. Without synchronous_mode, or
+/// with no standby that could become synchronous, it says so at once; while standbys stream
+/// but Patroni has not made one synchronous yet, it waits up to `budget`.
+pub async fn require_sync_standby(
+    patroni: &Patroni,
+    base: &Target,
+    budget: Duration,
+) -> Result<Live, ControlError> {
+    let deadline = Instant::now() + budget;
+    loop {
+        let live = observe(patroni, base).await?;
+        if !live.sync_standbys.is_empty() {
+            return Ok(live);
         }
-        _ => None,
+        let missing = |why: String| ControlError::NoSyncStandby {
+            leader: live.leader.clone(),
+            why,
+        };
+        let mode = SyncMode::from_config(patroni.config().await?.get("synchronous_mode"));
+        if mode == SyncMode::Off {
+            return Err(missing("Patroni's synchronous_mode is off".into()));
+        }
+        let cluster = patroni.cluster().await?;
+        let candidates = sync_candidates(&cluster);
+        if candidates.is_empty() {
+            let others: Vec<String> = cluster
+                .members
+                .iter()
+                .filter(|m| m.role != Role::Leader)
+                .map(|m| {
+                    let nosync = if m.is_nosync() { ", nosync" } else { "" };
+                    format!("{} {}{nosync}", m.name, m.state)
+                })
+                .collect();
+            return Err(missing(if others.is_empty() {
+                "no other member is in the cluster".into()
+            } else {
+                format!(
+                    "no standby that may be synchronous is streaming (members: {})",
+                    others.join(", ")
+                )
+            }));
+        }
+        if Instant::now() >= deadline {
+            return Err(missing(format!(
+                "{} stream, but none became synchronous within {} s",
+                candidates.join(", "),
+                budget.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
@@ -241,7 +338,9 @@ pub async fn observe(patroni: &Patroni, base: &Target) -> Result<Live, ControlEr
             "SELECT current_setting('synchronous_commit'), current_setting('synchronous_standby_names'),
                     coalesce((SELECT array_agg(application_name::text ORDER BY application_name)
                               FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')), '{}'),
-                    (SELECT boot_val FROM pg_settings WHERE name = 'synchronous_commit')",
+                    (SELECT boot_val FROM pg_settings WHERE name = 'synchronous_commit'),
+                    coalesce((SELECT array_agg(application_name::text ORDER BY application_name)
+                              FROM pg_stat_replication WHERE state = 'streaming'), '{}')",
             &[],
         )
         .await
@@ -252,6 +351,7 @@ pub async fn observe(patroni: &Patroni, base: &Target) -> Result<Live, ControlEr
         synchronous_standby_names: row.get(1),
         sync_standbys: row.get(2),
         synchronous_commit_default: row.get(3),
+        streaming: row.get(4),
         took: 0.0,
     })
 }

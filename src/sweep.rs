@@ -89,8 +89,8 @@ pub struct SweepTarget<'a> {
     pub patroni: &'a Patroni,
     /// User, password and database for sessions on the members.
     pub base: &'a Target,
-    pub allow_no_sync_standby: bool,
-    pub apply_timeout: Duration,
+    /// How long a mode switch may take to go live (a few of Patroni's loop_waits).
+    pub budget: Duration,
     /// Sets the round-trip time added on the replication path (the lab's relays).
     pub set_rtt: &'a dyn Fn(u32) -> Result<(), String>,
 }
@@ -213,24 +213,24 @@ async fn run_cell(
     progress: &mut dyn SweepProgress,
     interrupt: &Interrupt,
 ) -> Result<CellResult, SweepError> {
+    // A cell without a synchronous standby is measured, recorded and reported as such, and
+    // the sweep goes on: one flapping standby must not cost the rest of a long sweep.
+    if key.mode.waits_for_standby() {
+        match control::require_sync_standby(at.patroni, at.base, at.budget).await {
+            Ok(_) => {}
+            Err(e @ ControlError::NoSyncStandby { .. }) => progress.note(&format!(
+                "warning: {}: {e}; it is measured and recorded without one, and reports leave it out of the synchronous figures",
+                key.id()
+            )),
+            Err(e) => return Err(e.into()),
+        }
+    }
     let change = SyncChange {
         synchronous_commit: Some(key.mode),
         ..SyncChange::default()
     };
-    let live = control::apply(at.patroni, at.base, &change, at.apply_timeout).await?;
+    let live = control::apply(at.patroni, at.base, &change, at.budget).await?;
     let attached_at_start = !live.sync_standbys.is_empty();
-    if key.mode.waits_for_standby() && !attached_at_start {
-        if !at.allow_no_sync_standby {
-            return Err(SweepError::Other(format!(
-                "synchronous_commit={} but no synchronous standby is attached to leader {}: the cell would not measure synchronous replication (pass --allow-no-sync-standby to record it anyway)",
-                key.mode, live.leader
-            )));
-        }
-        progress.note(&format!(
-            "warning: {} runs without a synchronous standby",
-            key.id()
-        ));
-    }
     let (leader, target) = control::leader_target(at.patroni, at.base).await?;
     let control_client = target.connect().await?;
     let facts = server::facts(&control_client).await?;

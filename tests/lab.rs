@@ -4,8 +4,8 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use common::lab::{exclusive, lab, with_rest_auth};
 use common::*;
@@ -622,4 +622,124 @@ fn a_sweep_with_more_clients_than_the_server_allows_is_refused_before_it_starts(
     let err = stderr(&run);
     assert!(err.contains("raise max_connections"), "{err}");
     assert!(!out.join("cells").exists());
+}
+
+/// GET /config of a Patroni REST URL.
+fn config_at(url: &str) -> serde_json::Value {
+    pgsyncbench::tls::ensure_provider();
+    let p = pgsyncbench::patroni::Patroni::new(url, None, Duration::from_secs(5)).unwrap();
+    common::lab::runtime().block_on(p.config()).unwrap()
+}
+
+#[test]
+fn with_no_standby_streaming_a_remote_mode_is_refused_at_once_or_measured_as_such() {
+    let own = common::lab::OwnLab::up(
+        std::env::temp_dir().join(format!("pgsyncbench-nostandby-{}", std::process::id())),
+        &[],
+    );
+    let (dir, leader_url) = (&own.dir, &own.leader_url);
+    check(
+        pgsyncbench()
+            .args(["init", "-s", "1", "-q", "-d", leader_url])
+            .output()
+            .unwrap(),
+        "init",
+    );
+    // Both standbys' Patroni stop (and with them their PostgreSQL): Patroni empties
+    // synchronous_standby_names, a legitimate state of synchronous_mode on.
+    let lab = pgsyncbench::lab::Lab::open(dir).unwrap();
+    let cluster = common::lab::runtime().block_on(lab.cluster()).unwrap();
+    let leader = cluster.leader().unwrap().name.clone();
+    // The leader's REST API: the others stop answering.
+    let url = &lab.node(&leader).unwrap().rest_url();
+    for n in lab.state.nodes.iter().filter(|n| n.name != leader) {
+        assert!(n.patroni.signal(libc::SIGTERM));
+    }
+    let psql = |sql: &str| {
+        let out = Command::new(pg_bin().join("psql"))
+            .args(["-X", "-At", "-d", leader_url, "-c", sql])
+            .env_clear()
+            .output()
+            .unwrap();
+        stdout(&out).trim().to_string()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(psql("SHOW synchronous_standby_names").is_empty()
+        && psql("SELECT count(*) FROM pg_stat_replication") == "0")
+    {
+        assert!(Instant::now() < deadline, "the standbys did not go away");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let before = config_at(url);
+
+    let started = Instant::now();
+    let refused = pgsyncbench()
+        .args(["run", "--patroni", url, "--sync-commit", "remote_apply"])
+        .args(["-c", "2", "-T", "3", "--out"])
+        .arg(dir.join("refused"))
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let err = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(took < Duration::from_secs(10), "refused after {took:?}");
+    assert!(
+        err.contains("no synchronous standby is attached to leader")
+            && err.contains("--allow-no-sync-standby")
+            && !err.contains("could not put"),
+        "{err}"
+    );
+    assert_eq!(config_at(url), before, "nothing changed");
+
+    let json = dir.join("allowed.json");
+    let allowed = pgsyncbench()
+        .args(["run", "--patroni", url, "--sync-commit", "remote_apply"])
+        .args(["--allow-no-sync-standby", "-c", "2", "-T", "3", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let err = stderr(&allowed);
+    assert_eq!(allowed.status.code(), Some(0), "{err}");
+    assert!(err.contains("restored Patroni's configuration"), "{err}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(r["target"]["sync_standby_attached"], false);
+    assert_eq!(r["target"]["synchronous_commit"], "remote_apply");
+    assert!(r["summary"]["transactions"].as_u64().unwrap() > 0);
+    assert_eq!(config_at(url), before);
+
+    let results = dir.join("sweep");
+    let sweep = pgsyncbench()
+        .args(["sweep", "--patroni", url, "--modes", "local,remote_apply"])
+        .args(["--baseline", "local"])
+        .args([
+            "--clients",
+            "2",
+            "--threads",
+            "1",
+            "-T",
+            "1",
+            "--warmup",
+            "0",
+            "--scales",
+            "1",
+        ])
+        .arg("--out")
+        .arg(&results)
+        .output()
+        .unwrap();
+    let err = stderr(&sweep);
+    assert_eq!(sweep.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("warning") && err.contains("no synchronous standby"),
+        "{err}"
+    );
+    let cells = pgsyncbench::results::Results::load(&results).unwrap().cells;
+    assert_eq!(cells.len(), 2);
+    for c in &cells {
+        assert!(!c.sync_standby_attached, "{}", c.cell.id());
+    }
+    let report = std::fs::read_to_string(results.join("report.md")).unwrap();
+    assert!(report.contains("none: not synchronous"), "{report}");
+    assert_eq!(config_at(url), before);
 }

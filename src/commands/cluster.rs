@@ -35,7 +35,6 @@ pub async fn cluster(cmd: ClusterCommand) -> Result<(), Failure> {
             }
             let patroni = patroni_client(&args.patroni)?;
             let base = member_target(&args.conn)?;
-            let timeout = Duration::from_secs(args.timeout);
             // Kept in memory even without --save: a change that never goes live is undone.
             let before = match &args.save {
                 Some(path) => SavedConfig::save(&patroni, &base, path).await?,
@@ -45,6 +44,10 @@ pub async fn cluster(cmd: ClusterCommand) -> Result<(), Failure> {
                     synchronous_commit_before: None,
                 },
             };
+            let timeout = args
+                .timeout
+                .map(Duration::from_secs)
+                .unwrap_or_else(|| control::settle_budget(&before.config));
             match control::apply(&patroni, &base, &change, timeout).await {
                 Ok(live) => {
                     println!(
@@ -76,9 +79,11 @@ pub async fn cluster(cmd: ClusterCommand) -> Result<(), Failure> {
             let saved = SavedConfig::load(&args.from)?;
             let patroni = patroni_client(&args.patroni)?;
             let base = member_target(&args.conn)?;
-            let live = saved
-                .restore(&patroni, &base, Duration::from_secs(args.timeout))
-                .await?;
+            let timeout = args
+                .timeout
+                .map(Duration::from_secs)
+                .unwrap_or_else(|| control::settle_budget(&saved.config));
+            let live = saved.restore(&patroni, &base, timeout).await?;
             println!(
                 "restored {}; live on leader {} after {:.1} s: synchronous_commit={}, synchronous_standby_names='{}'",
                 args.from.display(),

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::cli::{RunArgs, conn_with_positional};
 use crate::conn::{ConnOptions, ProcessEnv, Target};
-use crate::control::{self, SavedConfig, SyncChange};
+use crate::control::{self, ControlError, SavedConfig, SyncChange};
 use crate::engine::{self, EngineConfig, Observer, StopAfter};
 use crate::hlog::HlogWriter;
 use crate::init::{InitOptions, InitProgress, initialize};
@@ -28,7 +28,6 @@ use crate::summary;
 const DEFAULT_SECONDS: u64 = 10;
 /// Exit code when clients lost their connection (pgbench's "run was aborted").
 pub const EXIT_INCOMPLETE: u8 = 2;
-const APPLY_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub async fn run(args: RunArgs) -> Result<u8, Failure> {
     if args.threads > args.clients {
@@ -71,13 +70,24 @@ struct Where {
 }
 
 /// Switches the mode through Patroni (saving the configuration first), measures on the leader,
-/// and puts the configuration back whatever happened.
+/// and puts the configuration back whatever happened. A remote mode without a synchronous
+/// standby is refused before anything changes.
 async fn on_patroni(
     args: &RunArgs,
     patroni: &Patroni,
     base: &Target,
     interrupt: &Interrupt,
 ) -> Result<u8, Failure> {
+    let budget = control::settle_budget(&patroni.config().await?);
+    let mut warned = false;
+    if let Some(mode) = args.sync_commit.filter(|m| m.waits_for_standby()) {
+        let found = tokio::select! {
+            r = control::require_sync_standby(patroni, base, budget) => r,
+            _ = interrupt.wait() => return Err(interrupted_failure()),
+        };
+        warned = found.is_err();
+        standby_or_refuse(found.map(|_| ()), &mode.to_string(), args, patroni)?;
+    }
     let saved = match args.sync_commit {
         Some(_) => {
             let path = out_dir(args).join("patroni-config.before.json");
@@ -92,11 +102,11 @@ async fn on_patroni(
         }
         None => None,
     };
-    let result = switch_and_measure(args, patroni, base, interrupt).await;
+    let result = switch_and_measure(args, patroni, base, budget, warned, interrupt).await;
     let Some(saved) = saved else {
         return result;
     };
-    match saved.restore(patroni, base, APPLY_TIMEOUT).await {
+    match saved.restore(patroni, base, budget).await {
         Ok(live) => {
             eprintln!(
                 "restored Patroni's configuration: synchronous_commit={} live on {} again",
@@ -118,10 +128,36 @@ async fn on_patroni(
     }
 }
 
+/// A missing synchronous standby refuses the run, or, with --allow-no-sync-standby, is said
+/// and measured (the result records it).
+fn standby_or_refuse(
+    found: Result<(), ControlError>,
+    mode: &str,
+    args: &RunArgs,
+    patroni: &Patroni,
+) -> Result<(), Failure> {
+    match found {
+        Ok(()) => Ok(()),
+        Err(e @ ControlError::NoSyncStandby { .. }) if args.allow_no_sync_standby => {
+            eprintln!(
+                "warning: {e}; measuring synchronous_commit={mode} anyway (--allow-no-sync-standby): commits will not wait for a standby, and the result says so"
+            );
+            Ok(())
+        }
+        Err(e @ ControlError::NoSyncStandby { .. }) => Err(Failure::new(format!(
+            "synchronous_commit={mode} would not measure synchronous replication: {e}; check `pgsyncbench cluster status --patroni {}`, or pass --allow-no-sync-standby to measure anyway",
+            patroni.url()
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn switch_and_measure(
     args: &RunArgs,
     patroni: &Patroni,
     base: &Target,
+    budget: Duration,
+    warned: bool,
     interrupt: &Interrupt,
 ) -> Result<u8, Failure> {
     if let Some(mode) = args.sync_commit {
@@ -130,7 +166,7 @@ async fn switch_and_measure(
             ..SyncChange::default()
         };
         let live = tokio::select! {
-            r = control::apply(patroni, base, &change, APPLY_TIMEOUT) => r?,
+            r = control::apply(patroni, base, &change, budget) => r?,
             _ = interrupt.wait() => return Err(interrupted_failure()),
         };
         eprintln!(
@@ -138,16 +174,18 @@ async fn switch_and_measure(
             live.leader, live.took
         );
     }
+    // The standby may have gone while the mode was switched; and without --sync-commit the
+    // cluster's own mode is measured.
     let live = control::observe(patroni, base).await?;
-    let remote =
-        SyncCommit::from_server(&live.synchronous_commit).is_some_and(|m| m.waits_for_standby());
-    if remote && live.sync_standbys.is_empty() && !args.allow_no_sync_standby {
-        return Err(Failure::new(format!(
-            "synchronous_commit is {} but no synchronous standby is attached to leader {}, so commits would not wait for one: check `pgsyncbench cluster status --patroni {}`, or pass --allow-no-sync-standby to measure anyway",
-            live.synchronous_commit,
-            live.leader,
-            patroni.url()
-        )));
+    if SyncCommit::from_server(&live.synchronous_commit).is_some_and(|m| m.waits_for_standby())
+        && live.sync_standbys.is_empty()
+        && !warned
+    {
+        let missing = ControlError::NoSyncStandby {
+            leader: live.leader.clone(),
+            why: "pg_stat_replication shows no standby in sync or quorum state".into(),
+        };
+        standby_or_refuse(Err(missing), &live.synchronous_commit, args, patroni)?;
     }
     let (leader, target) = control::leader_target(patroni, base).await?;
     let where_ = Where {

@@ -21,8 +21,6 @@ use crate::plan::PlanFile;
 use crate::results::{self, CellKey, CellResult, Manifest, Results};
 use crate::sweep::{self, SweepError, SweepProgress, SweepTarget};
 
-const APPLY_TIMEOUT: Duration = Duration::from_secs(60);
-
 pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
     let interrupt = Interrupt::listen();
     let (dir, manifest) = prepare(&args)?;
@@ -189,17 +187,9 @@ async fn on_cluster(
         patroni.url(),
         saved_path.display()
     );
-    let result = apply_and_run(
-        dir,
-        &manifest,
-        patroni,
-        base,
-        args.allow_no_sync_standby,
-        lab,
-        interrupt,
-    )
-    .await;
-    let restored = saved.restore(patroni, base, APPLY_TIMEOUT).await;
+    let budget = control::settle_budget(&saved.config);
+    let result = apply_and_run(dir, &manifest, patroni, base, budget, lab, interrupt).await;
+    let restored = saved.restore(patroni, base, budget).await;
     match &restored {
         Ok(live) => eprintln!(
             "restored Patroni's configuration: synchronous_commit={} live on {} again",
@@ -249,7 +239,7 @@ async fn apply_and_run(
     manifest: &Manifest,
     patroni: &Patroni,
     base: &Target,
-    allow_no_sync_standby: bool,
+    budget: Duration,
     lab: Option<&Lab>,
     interrupt: &Interrupt,
 ) -> Result<sweep::Timing, SweepError> {
@@ -260,7 +250,7 @@ async fn apply_and_run(
         ..SyncChange::default()
     };
     if !whole.is_empty() {
-        let live = control::apply(patroni, base, &whole, APPLY_TIMEOUT).await?;
+        let live = control::apply(patroni, base, &whole, budget).await?;
         eprintln!(
             "synchronous settings for the sweep live on {} after {:.1} s (synchronous standbys: {})",
             live.leader,
@@ -280,8 +270,7 @@ async fn apply_and_run(
     let at = SweepTarget {
         patroni,
         base,
-        allow_no_sync_standby,
-        apply_timeout: APPLY_TIMEOUT,
+        budget,
         set_rtt: &set_rtt,
     };
     let mut progress = Progress::new(std::io::stderr().is_terminal());

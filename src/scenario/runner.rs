@@ -301,9 +301,9 @@ async fn run_variant(
         patroni.patch_config(&patch).await?;
     }
     let settle = Duration::from_secs(scenario.settle);
-    if !wait_whole(patronis, members.len(), settle, ctx.interrupt).await {
+    if let Err(missing) = wait_whole(patronis, members.len(), settle, ctx.interrupt).await {
         return Err(ScenarioError::Invalid(format!(
-            "the cluster was not whole (a running leader and every member streaming) within {} s before the load",
+            "the cluster was not whole (a running leader and every member streaming) within {} s before the load: {missing}",
             scenario.settle
         )));
     }
@@ -382,10 +382,10 @@ async fn run_variant(
         undo_lab_faults(lab, say)?;
     }
     let settled = wait_whole(patronis, members.len(), settle, ctx.interrupt).await;
-    if !settled {
-        say(
-            "warning: the cluster was not whole again within the settle time; auditing on the current leader",
-        );
+    if let Err(missing) = &settled {
+        say(&format!(
+            "warning: the cluster was not whole again within the settle time ({missing}); auditing on the current leader"
+        ));
     }
     let present = read_audit(patroni, base, &run_id).await?;
     let audit_counts = audit::reconcile(&outcome.ledgers, &present);
@@ -496,7 +496,7 @@ async fn run_variant(
         split_brain,
         max_primaries,
         history,
-        settled,
+        settled: settled.is_ok(),
         checks,
         passed,
     })
@@ -563,29 +563,56 @@ impl crate::init::InitProgress for NoProgress {
     fn rows(&mut self, _: u64, _: u64) {}
 }
 
-/// Whether, within `limit`, the cluster has a running leader and every other member streaming.
+/// Waits until the leader runs and every other member streams; Err says what is missing.
 async fn wait_whole(
     patronis: &[Patroni],
     members: usize,
     limit: Duration,
     interrupt: &Interrupt,
-) -> bool {
+) -> Result<(), String> {
     let deadline = Instant::now() + limit;
+    let mut missing = "no Patroni answered".to_string();
     while Instant::now() < deadline && !interrupt.happened() {
         if let Some(c) = watch::cluster(patronis).await {
-            let leader_running = c.leader().is_some_and(|l| l.state == "running");
-            let streaming = c
-                .members
-                .iter()
-                .filter(|m| m.role != Role::Leader && m.state == "streaming")
-                .count();
-            if leader_running && streaming + 1 >= members {
-                return true;
+            match whole(&c, members) {
+                Ok(()) => return Ok(()),
+                Err(why) => missing = why,
             }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    false
+    Err(missing)
+}
+
+/// Whether the cluster has a running leader and `members - 1` streaming standbys; if not, why.
+fn whole(c: &Cluster, members: usize) -> Result<(), String> {
+    let leader = c.leader().ok_or("no leader")?;
+    if leader.state != "running" {
+        return Err(format!("leader {} is {}", leader.name, leader.state));
+    }
+    let others: Vec<&crate::patroni::Member> = c
+        .members
+        .iter()
+        .filter(|m| m.role != Role::Leader)
+        .collect();
+    let streaming = others.iter().filter(|m| m.state == "streaming").count();
+    if streaming + 1 >= members {
+        return Ok(());
+    }
+    let mut not: Vec<String> = others
+        .iter()
+        .filter(|m| m.state != "streaming")
+        .map(|m| format!("{} {}", m.name, m.state))
+        .collect();
+    let absent = members.saturating_sub(c.members.len());
+    if absent > 0 {
+        not.push(format!("{absent} member(s) not in the cluster at all"));
+    }
+    Err(format!(
+        "{streaming} of {} standbys stream ({})",
+        members - 1,
+        not.join(", ")
+    ))
 }
 
 async fn read_audit(

@@ -218,3 +218,43 @@ pub fn pid_alive(pid: u32) -> bool {
         })
         .unwrap_or(false)
 }
+
+/// A lab of one test's own (`lab up --fast`), stopped when dropped, a failed test included.
+pub struct OwnLab {
+    pub dir: PathBuf,
+    pub patroni_url: String,
+    pub leader_url: String,
+}
+
+impl OwnLab {
+    pub fn up(dir: PathBuf, extra: &[&str]) -> OwnLab {
+        let out = check(
+            pgsyncbench()
+                .args(["lab", "up", "--fast"])
+                .args(extra)
+                .arg("--dir")
+                .arg(&dir)
+                .output()
+                .unwrap(),
+            "lab up",
+        );
+        let text = stdout(&out);
+        let mut lines = text.lines();
+        OwnLab {
+            dir,
+            patroni_url: lines.next().expect("the REST URL").to_string(),
+            leader_url: lines.next().expect("the leader's URL").to_string(),
+        }
+    }
+}
+
+impl Drop for OwnLab {
+    fn drop(&mut self) {
+        if self.dir.join("lab.json").exists() {
+            let _ = pgsyncbench()
+                .args(["lab", "down", "--dir"])
+                .arg(&self.dir)
+                .output();
+        }
+    }
+}
