@@ -257,6 +257,7 @@ fn environment() -> Environment {
         host_cpus: 2,
         host_memory_bytes: 24 * 1024 * 1024 * 1024,
         host_os: "Linux 6.1.0 x86_64".into(),
+        cluster: None,
     }
 }
 
@@ -375,6 +376,7 @@ fn cell(
             histogram: EncodedHistogram::of(&total.hist),
         },
         samples,
+        cluster: None,
     }
 }
 

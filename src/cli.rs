@@ -127,9 +127,14 @@ pub struct SweepArgs {
     /// Seed of the mode shuffles (default: from the clock); recorded in the manifest
     #[arg(long, value_name = "SEED")]
     pub seed: Option<u64>,
-    /// Run only the cells a results folder is missing, with its plan and seed
+    /// Run only the cells a results folder is missing, with its plan and seed, on the cluster
+    /// it was measured on
     #[arg(long, value_name = "DIR", conflicts_with_all = ["plan", "out"])]
     pub resume: Option<PathBuf>,
+    /// With --resume of a folder measured on a lab pgsyncbench started (and removed): finish it
+    /// on a new lab; its cells record the new cluster and reports say the folder spans two
+    #[arg(long = "new-lab", requires = "resume", conflicts_with = "patroni")]
+    pub new_lab: bool,
     #[command(flatten)]
     pub patroni: PatroniArgs,
     /// Accepted for symmetry with `run`: a sweep always goes on, measuring a cell without a

@@ -171,8 +171,34 @@ pub fn compare(
         only_base: kb.difference(&kn).copied().collect(),
         only_new: kn.difference(&kb).copied().collect(),
         excluded,
-        notes: notes.into_iter().chain(differences(base, new)).collect(),
+        notes: several_clusters(base, new)
+            .into_iter()
+            .chain(notes)
+            .chain(differences(base, new))
+            .collect(),
     })
+}
+
+/// A loud note for each side whose cells ran on more than one cluster.
+fn several_clusters(base: &Results, new: &Results) -> Vec<String> {
+    [("base", base), ("new", new)]
+        .iter()
+        .filter_map(|(side, r)| {
+            let clusters = r.clusters();
+            (clusters.len() > 1).then(|| {
+                format!(
+                    "WARNING: the {side} folder {} mixes cells from {} clusters (system identifiers {}): its figures measure the clusters as much as the modes",
+                    r.dir.display(),
+                    clusters.len(),
+                    clusters
+                        .iter()
+                        .map(|(id, n)| format!("{id} ×{n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+        })
+        .collect()
 }
 
 /// What differs between the sweeps' setups, beyond what is being compared.

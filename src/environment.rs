@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use tokio_postgres::Client;
 
 use crate::patroni::Patroni;
-use crate::results::{Environment, Harness, Member};
+use crate::results::{ClusterIdentity, Environment, Harness, Member};
 
 /// pg_settings that matter to commit latency and throughput.
 pub const SETTINGS: &[&str] = &[
@@ -37,6 +37,31 @@ pub fn harness() -> Harness {
     Harness {
         version: env!("CARGO_PKG_VERSION").into(),
         git_revision: (!rev.is_empty()).then(|| rev.to_string()),
+    }
+}
+
+/// Which cluster `client` is connected to, and through which Patroni.
+pub async fn identify(client: &Client, patroni: Option<&Patroni>) -> ClusterIdentity {
+    // pg_control_system() may be closed to unprivileged users: then the scope must do.
+    let system_identifier = client
+        .query_one(
+            "SELECT system_identifier::text FROM pg_control_system()",
+            &[],
+        )
+        .await
+        .ok()
+        .map(|r| r.get::<_, String>(0));
+    let cluster = match patroni {
+        Some(p) => p.cluster().await.ok(),
+        None => None,
+    };
+    ClusterIdentity {
+        system_identifier,
+        scope: cluster.as_ref().and_then(|c| c.scope.clone()),
+        patroni_url: patroni.map(|p| p.url().to_string()),
+        members: cluster
+            .map(|c| c.members.into_iter().map(|m| m.name).collect())
+            .unwrap_or_default(),
     }
 }
 
@@ -93,6 +118,7 @@ pub async fn capture(
         host_os: std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|r| format!("Linux {}", r.trim()))
             .unwrap_or_else(|_| std::env::consts::OS.into()),
+        cluster: Some(identify(client, patroni).await),
     })
 }
 

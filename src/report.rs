@@ -84,6 +84,10 @@ pub enum Warning {
         baseline: SyncCommit,
         items: Vec<(SyncCommit, Metric)>,
     },
+    /// Cells of one folder ran on different clusters (system identifier, cells).
+    SeveralClusters {
+        clusters: Vec<(String, usize)>,
+    },
 }
 
 impl fmt::Display for Warning {
@@ -94,6 +98,19 @@ impl fmt::Display for Warning {
                 "{cell} ran {mode} without an attached synchronous standby: its commits waited for no \
                  standby, so it is left out of the {mode} figures and changes"
             ),
+            Warning::SeveralClusters { clusters } => {
+                let each: Vec<String> = clusters
+                    .iter()
+                    .map(|(id, n)| format!("system identifier {id}: {n} cells"))
+                    .collect();
+                write!(
+                    f,
+                    "THE CELLS OF THIS FOLDER RAN ON {} DIFFERENT CLUSTERS ({}): changes between \
+                     cells of different clusters measure the clusters as much as the modes",
+                    clusters.len(),
+                    each.join("; ")
+                )
+            }
             Warning::NoTransactions { cell } => write!(
                 f,
                 "{cell}: no transaction succeeded; it is left out of the figures"
@@ -460,6 +477,10 @@ fn group_reports(results: &Results, sorted: &Sorted) -> Vec<GroupReport> {
 /// Warnings in order of weight: what would make a figure wrong first, noise last.
 pub fn warnings(results: &Results, sorted: &Sorted, groups: &[GroupReport]) -> Vec<Warning> {
     let mut out = Vec::new();
+    let clusters = results.clusters();
+    if clusters.len() > 1 {
+        out.push(Warning::SeveralClusters { clusters });
+    }
     for e in &sorted.excluded {
         out.push(match e.why {
             Excluded::NoSyncStandby => Warning::NoSyncStandby {

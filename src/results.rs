@@ -127,6 +127,52 @@ pub struct CellResult {
     pub apply_seconds: f64,
     pub run: RunResult,
     pub samples: Vec<Sample>,
+    /// The cluster the cell ran on (absent in folders from before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterIdentity>,
+}
+
+/// Which cluster something ran on. Every member of one cluster shares the system identifier,
+/// and every new cluster (initdb) gets another: a new lab in the same folder is a new cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterIdentity {
+    /// pg_control_system().system_identifier, as text (it is a 64-bit unsigned number).
+    pub system_identifier: Option<String>,
+    /// Patroni's scope (its cluster name).
+    pub scope: Option<String>,
+    pub patroni_url: Option<String>,
+    pub members: Vec<String>,
+}
+
+impl ClusterIdentity {
+    /// Whether both name the same cluster: the system identifiers agree when both are known,
+    /// otherwise the scopes.
+    pub fn same_cluster(&self, other: &ClusterIdentity) -> Option<bool> {
+        match (&self.system_identifier, &other.system_identifier) {
+            (Some(a), Some(b)) => Some(a == b),
+            _ => match (&self.scope, &other.scope) {
+                (Some(a), Some(b)) if a != b => Some(false),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for ClusterIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "system identifier {}",
+            self.system_identifier.as_deref().unwrap_or("unknown")
+        )?;
+        if let Some(s) = &self.scope {
+            write!(f, ", scope {s}")?;
+        }
+        if let Some(u) = &self.patroni_url {
+            write!(f, ", Patroni {u}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The plan a sweep runs: every combination of these, `repeat` times.
@@ -179,6 +225,9 @@ pub struct Environment {
     pub host_cpus: usize,
     pub host_memory_bytes: u64,
     pub host_os: String,
+    /// The cluster the sweep started on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterIdentity>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -236,6 +285,18 @@ impl Results {
             manifest,
             cells,
         })
+    }
+
+    /// The clusters the cells ran on, by system identifier, with how many cells each; cells
+    /// that recorded none are left out. More than one means the folder mixes clusters.
+    pub fn clusters(&self) -> Vec<(String, usize)> {
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for c in &self.cells {
+            if let Some(id) = c.cluster.as_ref().and_then(|c| c.system_identifier.clone()) {
+                *seen.entry(id).or_default() += 1;
+            }
+        }
+        seen.into_iter().collect()
     }
 
     pub fn cell_path(dir: &Path, key: &CellKey, ext: &str) -> PathBuf {

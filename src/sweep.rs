@@ -19,7 +19,9 @@ use crate::init::{InitOptions, InitProgress, initialize};
 use crate::interrupt::Interrupt;
 use crate::patroni::Patroni;
 use crate::result::{RunOptions, RunResult, TargetInfo};
-use crate::results::{self, CellKey, CellResult, Manifest, Plan, Results, ResultsError};
+use crate::results::{
+    self, CellKey, CellResult, ClusterIdentity, Manifest, Plan, Results, ResultsError,
+};
 use crate::sampler;
 use crate::server;
 
@@ -93,6 +95,8 @@ pub struct SweepTarget<'a> {
     pub budget: Duration,
     /// Sets the round-trip time added on the replication path (the lab's relays).
     pub set_rtt: &'a dyn Fn(u32) -> Result<(), String>,
+    /// The cluster every cell records it ran on.
+    pub cluster: &'a ClusterIdentity,
 }
 
 /// Time accounting: how much of the sweep went to anything but measured and warmup load.
@@ -316,6 +320,7 @@ async fn run_cell(
         apply_seconds: live.took,
         run,
         samples: sampler::relative_to(samples, measure_start),
+        cluster: Some(at.cluster.clone()),
     })
 }
 

@@ -185,3 +185,53 @@ fn single_runs_with_too_few_seconds_cannot_be_compared() {
         c.markdown()
     );
 }
+
+#[test]
+fn a_folder_whose_cells_ran_on_two_clusters_is_flagged_by_compare_and_report() {
+    let mixed = Scratch::copy_of("sweep-small");
+    let cells = mixed.0.join("cells");
+    let mut files: Vec<_> = std::fs::read_dir(&cells)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    for (i, path) in files.iter().enumerate() {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let sysid = if i % 2 == 0 {
+            "7300000000000000001"
+        } else {
+            "7300000000000000002"
+        };
+        v["cluster"] = serde_json::json!({
+            "system_identifier": sysid, "scope": "pgsyncbench-lab",
+            "patroni_url": "http://127.0.0.1:8008", "members": ["pg0", "pg1", "pg2"]
+        });
+        std::fs::write(path, serde_json::to_string(&v).unwrap()).unwrap();
+    }
+    let out = pgsyncbench()
+        .arg("compare")
+        .arg(fixture("sweep-small"))
+        .arg(&mixed.0)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("WARNING: the new folder") && err.contains("mixes cells from 2 clusters"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mixes cells from 2 clusters"));
+    let same = pgsyncbench()
+        .arg("compare")
+        .arg(fixture("sweep-small"))
+        .arg(fixture("sweep-regressed"))
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&same.stderr).contains("WARNING"));
+
+    let report = pgsyncbench().arg("report").arg(&mixed.0).output().unwrap();
+    assert!(report.status.success());
+    let md = std::fs::read_to_string(mixed.0.join("report.md")).unwrap();
+    assert!(md.contains("RAN ON 2 DIFFERENT CLUSTERS"), "{md}");
+}

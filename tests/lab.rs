@@ -742,4 +742,80 @@ fn with_no_standby_streaming_a_remote_mode_is_refused_at_once_or_measured_as_suc
     let report = std::fs::read_to_string(results.join("report.md")).unwrap();
     assert!(report.contains("none: not synchronous"), "{report}");
     assert_eq!(config_at(url), before);
+
+    resume_only_on_the_recorded_cluster(&results, url, &cells[0]);
+}
+
+/// A folder measured on the cluster at `url` resumes there only: not without --patroni (no new
+/// lab may quietly take over), not on another cluster (the shared lab).
+fn resume_only_on_the_recorded_cluster(
+    results: &std::path::Path,
+    url: &str,
+    dropped: &pgsyncbench::results::CellResult,
+) {
+    let sysid = dropped
+        .cluster
+        .as_ref()
+        .and_then(|c| c.system_identifier.clone())
+        .expect("cells record their cluster");
+    std::fs::remove_file(pgsyncbench::results::Results::cell_path(
+        results,
+        &dropped.cell,
+        "json",
+    ))
+    .unwrap();
+    let started = Instant::now();
+    let no_target = pgsyncbench()
+        .args(["sweep", "--resume"])
+        .arg(results)
+        .output()
+        .unwrap();
+    let err = stderr(&no_target);
+    assert_eq!(no_target.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("--patroni {url}")) && err.contains(&sysid),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no lab was started"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let elsewhere = pgsyncbench()
+        .args(["sweep", "--resume"])
+        .arg(results)
+        .args(["--patroni", &lab().patroni_url])
+        .output()
+        .unwrap();
+    let err = stderr(&elsewhere);
+    assert_eq!(elsewhere.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("is not the cluster") && err.contains(&sysid),
+        "{err}"
+    );
+    assert!(
+        !results
+            .join(pgsyncbench::results::CELLS_DIR)
+            .join(format!("{}.json", dropped.cell.id()))
+            .exists(),
+        "nothing ran"
+    );
+
+    let here = pgsyncbench()
+        .args(["sweep", "--resume"])
+        .arg(results)
+        .args(["--patroni", url])
+        .output()
+        .unwrap();
+    assert_eq!(here.status.code(), Some(0), "{}", stderr(&here));
+    let cells = pgsyncbench::results::Results::load(results).unwrap().cells;
+    assert_eq!(cells.len(), 2);
+    assert!(
+        cells
+            .iter()
+            .all(|c| c.cluster.as_ref().unwrap().system_identifier.as_deref() == Some(&sysid))
+    );
+    let report = std::fs::read_to_string(results.join("report.md")).unwrap();
+    assert!(!report.contains("DIFFERENT CLUSTERS"), "{report}");
 }

@@ -213,14 +213,30 @@ fn an_interrupted_sweep_keeps_finished_cells_and_resume_runs_only_the_rest() {
         .collect();
     assert!(!kept.is_empty() && kept.len() < 3, "{} cells", kept.len());
 
+    // Its lab is gone: a new one only when asked for, and the folder then says it spans two.
+    let refused = pgsyncbench()
+        .args(["sweep", "--resume"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains(&format!("sweep --resume {} --new-lab", out.display())),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(cell_files(&out).len(), kept.len());
     check(
         pgsyncbench()
             .args(["sweep", "--resume"])
             .arg(&out)
+            .arg("--new-lab")
             .output()
             .unwrap(),
         "resume",
     );
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("RAN ON 2 DIFFERENT CLUSTERS"), "{report}");
     let files = cell_files(&out);
     assert_eq!(files.len(), 3);
     for (path, text) in kept {

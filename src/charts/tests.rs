@@ -150,6 +150,7 @@ fn cell(key: CellKey, rng: &mut Rng) -> CellResult {
         sync_standby_attached: true,
         apply_seconds: 1.5,
         samples,
+        cluster: None,
     }
 }
 
@@ -212,6 +213,7 @@ pub(super) fn sweep(clients: &[usize], repeat: u32) -> Results {
             host_cpus: 2,
             host_memory_bytes: 24 << 30,
             host_os: "linux".into(),
+            cluster: None,
         },
     };
     Results {

@@ -17,6 +17,9 @@ pub fn compare(args: CompareArgs) -> Result<u8, Failure> {
     let base = Results::load(&args.base).map_err(|e| unusable(&e))?;
     let new = Results::load(&args.new).map_err(|e| unusable(&e))?;
     let c = compare::compare(&base, &new, args.threshold).map_err(|e| unusable(&e))?;
+    for note in c.notes.iter().filter(|n| n.starts_with("WARNING")) {
+        eprintln!("pgsyncbench: {note}");
+    }
     print!("{}", c.markdown());
     Ok(if c.regressions() > 0 { 1 } else { 0 })
 }

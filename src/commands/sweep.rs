@@ -30,6 +30,13 @@ pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
         ..ConnOptions::default()
     };
     let base = member_target(&conn)?;
+    if args.resume.is_some() {
+        resumable_here(
+            &dir,
+            manifest.as_ref().expect("prepare gives a manifest"),
+            &args,
+        )?;
+    }
     let plan = &manifest.as_ref().expect("prepare gives a manifest").plan;
     let needs_relays = plan.rtt_ms.iter().any(|&r| r > 0);
     if args.patroni.patroni.is_some() {
@@ -59,6 +66,38 @@ pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
     )
     .await;
     stop_lab(&lab, result)
+}
+
+/// Refuses a resume that would put cells of another cluster into the folder, before anything
+/// connects: a folder measured on an existing cluster resumes only with --patroni (checked to be
+/// that cluster once connected); one measured on a lab pgsyncbench started, only on a new lab
+/// asked for with --new-lab.
+fn resumable_here(dir: &Path, manifest: &Manifest, args: &SweepArgs) -> Result<(), Failure> {
+    let e = &manifest.environment;
+    let given = args.patroni.patroni.is_some();
+    let recorded = e
+        .cluster
+        .as_ref()
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default();
+    let dir = dir.display();
+    match (e.lab, given, args.new_lab) {
+        (false, false, _) => Err(Failure::new(match &e.patroni_url {
+            Some(url) => format!(
+                "{dir} was measured on the cluster at {url}{recorded}; resume it there: pgsyncbench sweep --resume {dir} --patroni {url}"
+            ),
+            None => format!(
+                "{dir} was measured on an existing cluster; resume it there with --patroni URL"
+            ),
+        })),
+        (false, true, _) | (true, false, true) => Ok(()),
+        (true, false, false) => Err(Failure::new(format!(
+            "{dir} was measured on a lab cluster pgsyncbench started for it{recorded}, which is gone; to finish it on a new lab (its cells will record the new cluster, and reports will say the folder spans two): pgsyncbench sweep --resume {dir} --new-lab"
+        ))),
+        (true, true, _) => Err(Failure::new(format!(
+            "{dir} was measured on a lab cluster pgsyncbench started for it{recorded}, not on the cluster --patroni names: resume it on a new lab with --new-lab, or start a new sweep there"
+        ))),
+    }
 }
 
 /// The results folder and its manifest: read back for --resume, otherwise from the plan file
@@ -135,6 +174,47 @@ fn placeholder_environment() -> results::Environment {
         host_cpus: 0,
         host_memory_bytes: 0,
         host_os: String::new(),
+        cluster: None,
+    }
+}
+
+/// On resume, the cluster must be the one the folder records (its system identifier, or its
+/// Patroni scope when that is all it has); a new lab (--new-lab) is new by design and said so.
+fn same_cluster_or_refuse(
+    dir: &Path,
+    manifest: &Manifest,
+    here: &results::ClusterIdentity,
+    new_lab: bool,
+) -> Result<(), Failure> {
+    let Some(recorded) = &manifest.environment.cluster else {
+        eprintln!(
+            "warning: {} records no cluster identity (written by an older pgsyncbench): cannot check that {} is the cluster it was measured on",
+            dir.display(),
+            here
+        );
+        return Ok(());
+    };
+    match (recorded.same_cluster(here), new_lab) {
+        (Some(true), _) => Ok(()),
+        (_, true) => {
+            eprintln!(
+                "warning: finishing {} on a new lab ({here}); its earlier cells ran on {recorded}: reports will say the folder spans two clusters",
+                dir.display()
+            );
+            Ok(())
+        }
+        (Some(false), false) => Err(Failure::new(format!(
+            "--patroni {} is not the cluster {} was measured on ({recorded}; this one: {here}): cells of two clusters do not compare; resume against the recorded cluster, or start a new sweep",
+            here.patroni_url.as_deref().unwrap_or("?"),
+            dir.display()
+        ))),
+        (None, false) => {
+            eprintln!(
+                "warning: cannot tell whether {here} is the cluster {} was measured on ({recorded})",
+                dir.display()
+            );
+            Ok(())
+        }
     }
 }
 
@@ -159,6 +239,10 @@ async fn on_cluster(
         .expect("plans have clients");
     // the sampler and the control session need a slot each
     facts.check_clients(most + 2)?;
+    let cluster = environment::identify(&client, Some(patroni)).await;
+    if args.resume.is_some() {
+        same_cluster_or_refuse(dir, &manifest, &cluster, args.new_lab)?;
+    }
     if args.resume.is_none() {
         manifest.environment = environment::capture(&client, Some(patroni), lab.is_some())
             .await
@@ -188,7 +272,10 @@ async fn on_cluster(
         saved_path.display()
     );
     let budget = control::settle_budget(&saved.config);
-    let result = apply_and_run(dir, &manifest, patroni, base, budget, lab, interrupt).await;
+    let result = apply_and_run(
+        dir, &manifest, patroni, base, budget, &cluster, lab, interrupt,
+    )
+    .await;
     let restored = saved.restore(patroni, base, budget).await;
     match &restored {
         Ok(live) => eprintln!(
@@ -240,6 +327,7 @@ async fn apply_and_run(
     patroni: &Patroni,
     base: &Target,
     budget: Duration,
+    cluster: &results::ClusterIdentity,
     lab: Option<&Lab>,
     interrupt: &Interrupt,
 ) -> Result<sweep::Timing, SweepError> {
@@ -272,6 +360,7 @@ async fn apply_and_run(
         base,
         budget,
         set_rtt: &set_rtt,
+        cluster,
     };
     let mut progress = Progress::new(std::io::stderr().is_terminal());
     let timing = sweep::run(dir, manifest, &at, &mut progress, interrupt).await;

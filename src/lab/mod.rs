@@ -647,8 +647,8 @@ impl Lab {
             .map_err(io_err(format!("cannot write {}", path.display())))
     }
 
-    /// The lab's own processes (etcd, Patronis, relays) that still run.
-    fn spawned(&self) -> Vec<Owned> {
+    /// Every process lab.json records (etcd, Patronis, relays).
+    fn recorded(&self) -> Vec<Owned> {
         let s = &self.state;
         std::iter::once(s.etcd.process)
             .chain(s.nodes.iter().map(|n| n.patroni))
@@ -657,6 +657,14 @@ impl Lab {
                     .iter()
                     .filter_map(|n| n.relay.as_ref().map(|r| r.process)),
             )
+            .filter(|p| p.pid != 0)
+            .collect()
+    }
+
+    /// The lab's own processes that still run.
+    fn spawned(&self) -> Vec<Owned> {
+        self.recorded()
+            .into_iter()
             .filter(Owned::is_running)
             .collect()
     }
@@ -671,6 +679,19 @@ impl Lab {
     /// shutdown) and time to exit before SIGKILL. Removes the folder unless `keep`.
     pub fn down(&self, keep: bool) -> Result<(), LabError> {
         let s = &self.state;
+        let unproven: Vec<u32> = self
+            .recorded()
+            .into_iter()
+            .filter(|p| p.started == 0 && process::Owned::of(p.pid).is_some())
+            .map(|p| p.pid)
+            .collect();
+        if !unproven.is_empty() {
+            return Err(LabError::NotReady(format!(
+                "{} in {} was written by an older pgsyncbench and records no start times, so processes {unproven:?} cannot be proven to be the lab's: stop them yourself if they are",
+                STATE_FILE,
+                s.dir.display()
+            )));
+        }
         let mut left: Vec<Owned> = Vec::new();
         // All at once, so every member shuts down within one grace period.
         let patronis: Vec<Owned> = s.nodes.iter().map(|n| n.patroni).collect();
