@@ -272,10 +272,19 @@ async fn on_cluster(
         saved_path.display()
     );
     let budget = control::settle_budget(&saved.config);
-    let result = apply_and_run(
-        dir, &manifest, patroni, base, budget, &cluster, lab, interrupt,
-    )
-    .await;
+    let set_rtt = |ms: u32| {
+        lab.map_or(Ok(()), |l| {
+            l.set_rtt(f64::from(ms)).map_err(|e| e.to_string())
+        })
+    };
+    let at = SweepTarget {
+        patroni,
+        base,
+        budget,
+        set_rtt: &set_rtt,
+        cluster: &cluster,
+    };
+    let result = apply_and_run(dir, &manifest, &at, interrupt).await;
     let restored = saved.restore(patroni, base, budget).await;
     match &restored {
         Ok(live) => eprintln!(
@@ -321,14 +330,11 @@ async fn on_cluster(
     Ok(0)
 }
 
+/// The sweep's own synchronous settings first, then every missing cell.
 async fn apply_and_run(
     dir: &Path,
     manifest: &Manifest,
-    patroni: &Patroni,
-    base: &Target,
-    budget: Duration,
-    cluster: &results::ClusterIdentity,
-    lab: Option<&Lab>,
+    at: &SweepTarget<'_>,
     interrupt: &Interrupt,
 ) -> Result<sweep::Timing, SweepError> {
     let plan = &manifest.plan;
@@ -338,7 +344,7 @@ async fn apply_and_run(
         ..SyncChange::default()
     };
     if !whole.is_empty() {
-        let live = control::apply(patroni, base, &whole, budget).await?;
+        let live = control::apply(at.patroni, at.base, &whole, at.budget).await?;
         eprintln!(
             "synchronous settings for the sweep live on {} after {:.1} s (synchronous standbys: {})",
             live.leader,
@@ -350,20 +356,8 @@ async fn apply_and_run(
             }
         );
     }
-    let set_rtt = |ms: u32| {
-        lab.map_or(Ok(()), |l| {
-            l.set_rtt(f64::from(ms)).map_err(|e| e.to_string())
-        })
-    };
-    let at = SweepTarget {
-        patroni,
-        base,
-        budget,
-        set_rtt: &set_rtt,
-        cluster,
-    };
     let mut progress = Progress::new(std::io::stderr().is_terminal());
-    let timing = sweep::run(dir, manifest, &at, &mut progress, interrupt).await;
+    let timing = sweep::run(dir, manifest, at, &mut progress, interrupt).await;
     progress.finish();
     timing
 }
