@@ -173,6 +173,9 @@ pub fn render(r: &ScenarioResult) -> String {
             "\nvariant {}: synchronous_commit={} ({} clients, {} s)",
             v.label, v.run.target.synchronous_commit, v.workload.clients, v.workload.duration
         );
+        if let Some(t) = &v.patroni_timing {
+            let _ = writeln!(out, "  Patroni timing in force: {t}");
+        }
         let p99 = s
             .latency_ms
             .map(|l| format!("{:.2} ms", l.p99))
