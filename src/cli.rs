@@ -223,7 +223,7 @@ pub struct LabUpArgs {
     pub nodes: usize,
     #[command(flatten)]
     pub dir: LabDirArgs,
-    /// Fast Patroni timing (loop_wait 1, ttl 10) instead of production-like (loop_wait 10, ttl 30)
+    /// Fast Patroni timing (ttl 20, loop_wait 1, retry_timeout 4; 20 s is Patroni's smallest ttl) instead of production-like (ttl 30, loop_wait 10, retry_timeout 10)
     #[arg(long)]
     pub fast: bool,
     /// Make the last N nodes read replicas outside the failover pool (tagged nosync, nofailover)
@@ -449,6 +449,24 @@ mod tests {
         match parse(args).unwrap().command {
             Command::Run(r) => r,
             other => panic!("not run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn lab_up_help_quotes_the_lab_timing() {
+        let mut cmd = Cli::command();
+        let up = cmd
+            .find_subcommand_mut("lab")
+            .and_then(|l| l.find_subcommand_mut("up"))
+            .unwrap();
+        let help = up.render_help().to_string();
+        for (name, t) in [
+            ("fast", crate::lab::Timing::Fast),
+            ("default", crate::lab::Timing::Default),
+        ] {
+            let (ttl, loop_wait, retry_timeout) = t.values();
+            let quoted = format!("ttl {ttl}, loop_wait {loop_wait}, retry_timeout {retry_timeout}");
+            assert!(help.contains(&quoted), "{name}: {quoted} not in {help}");
         }
     }
 

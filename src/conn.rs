@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio_postgres::config::Host;
+use rand::seq::SliceRandom;
+use tokio_postgres::config::{Host, LoadBalanceHosts};
 use tokio_postgres::{Client, Config, NoTls};
 
 use crate::pgerror;
@@ -184,6 +185,12 @@ impl Target {
                 None => DEFAULT_CONNECT_TIMEOUT,
             },
         };
+        // As libpq: under 2 s counts as 2 s; 0 (libpq's endless wait) gets the default instead.
+        let timeout = match timeout.as_secs() {
+            0 => DEFAULT_CONNECT_TIMEOUT,
+            1 => Duration::from_secs(2),
+            _ => timeout,
+        };
         config.connect_timeout(timeout);
 
         let lookup = |key: &str, var: &str| {
@@ -308,39 +315,153 @@ impl Target {
         tls::client_config(self.ssl, self.root_cert.as_deref()).map(Some)
     }
 
-    /// Opens a session, bounded by the connect timeout for every host it may try.
+    /// Opens a session as libpq does: hosts in turn, each whole attempt (TCP, TLS, startup,
+    /// authentication, the read-write check) bounded by the connect timeout, so a target of N
+    /// hosts takes at most N timeouts. tokio-postgres's own timeout covers only the TCP connect.
     pub async fn connect(&self) -> Result<Client, ConnError> {
-        let hosts = self.config.get_hosts().len().max(1) as u32;
-        let bound = self.timeout * hosts + Duration::from_secs(2);
-        match tokio::time::timeout(bound, self.connect_unbounded()).await {
-            Ok(result) => result,
-            Err(_) => Err(ConnError::Connect {
-                target: self.label(),
-                reason: format!("no answer within {} s", bound.as_secs()),
-                hint: "; is the server running and reachable? (connect_timeout or PGCONNECT_TIMEOUT sets the limit)",
-            }),
+        let mut last = None;
+        for config in self.one_config_per_host() {
+            match tokio::time::timeout(self.timeout, self.connect_to(&config)).await {
+                Ok(Ok(client)) => return Ok(client),
+                Ok(Err(e)) => last = Some(e),
+                Err(_) => {
+                    last = Some(ConnError::Connect {
+                        target: self.label(),
+                        reason: no_answer_within(self.timeout),
+                        hint: "; is the server running and reachable? (connect_timeout or PGCONNECT_TIMEOUT sets the limit)",
+                    })
+                }
+            }
         }
+        Err(last.expect("at least one configuration to try"))
     }
 
-    async fn connect_unbounded(&self) -> Result<Client, ConnError> {
+    /// The target split into single-host configurations, in the order libpq tries them.
+    /// Malformed host lists are left whole for tokio-postgres to explain.
+    fn one_config_per_host(&self) -> Vec<Config> {
+        let c = &self.config;
+        let (hosts, addrs, ports) = (c.get_hosts(), c.get_hostaddrs(), c.get_ports());
+        let n = hosts.len().max(addrs.len());
+        let consistent = (hosts.is_empty() || addrs.is_empty() || hosts.len() == addrs.len())
+            && (ports.len() <= 1 || ports.len() == n);
+        if n <= 1 || !consistent {
+            return vec![c.clone()];
+        }
+        let mut order: Vec<usize> = (0..n).collect();
+        if c.get_load_balance_hosts() == LoadBalanceHosts::Random {
+            order.shuffle(&mut rand::rng());
+        }
+        order
+            .into_iter()
+            .map(|i| {
+                let mut one = Config::new();
+                match hosts.get(i) {
+                    Some(Host::Tcp(name)) => {
+                        one.host(name);
+                    }
+                    Some(Host::Unix(path)) => {
+                        one.host_path(path);
+                    }
+                    None => {}
+                }
+                if let Some(addr) = addrs.get(i) {
+                    one.hostaddr(*addr);
+                }
+                if let Some(port) = ports.get(i).or(ports.first()) {
+                    one.port(*port);
+                }
+                copy_settings(c, &mut one);
+                one
+            })
+            .collect()
+    }
+
+    async fn connect_to(&self, config: &Config) -> Result<Client, ConnError> {
         let result = if self.ssl == SslMode::Disable {
-            self.config.connect(NoTls).await.map(|(client, conn)| {
+            config.connect(NoTls).await.map(|(client, conn)| {
                 tokio::spawn(conn);
                 client
             })
         } else {
             let tls = tls::connector(self.ssl, self.root_cert.as_deref())?;
-            self.config.connect(tls).await.map(|(client, conn)| {
+            config.connect(tls).await.map(|(client, conn)| {
                 tokio::spawn(conn);
                 client
             })
         };
-        result.map_err(|e| ConnError::Connect {
-            target: self.label(),
-            reason: pgerror::describe(&e),
-            hint: hint_for(&e),
+        result.map_err(|e| {
+            if is_password_missing(&e) {
+                return ConnError::Connect {
+                    target: self.label(),
+                    reason: NO_PASSWORD.into(),
+                    hint: NO_PASSWORD_HINT,
+                };
+            }
+            ConnError::Connect {
+                target: self.label(),
+                reason: pgerror::describe(&e),
+                hint: hint_for(&e),
+            }
         })
     }
+}
+
+/// Everything but the hosts and ports, from one configuration to another.
+fn copy_settings(from: &Config, to: &mut Config) {
+    if let Some(u) = from.get_user() {
+        to.user(u);
+    }
+    if let Some(p) = from.get_password() {
+        to.password(p);
+    }
+    if let Some(d) = from.get_dbname() {
+        to.dbname(d);
+    }
+    if let Some(o) = from.get_options() {
+        to.options(o);
+    }
+    if let Some(a) = from.get_application_name() {
+        to.application_name(a);
+    }
+    to.ssl_mode(from.get_ssl_mode())
+        .ssl_negotiation(from.get_ssl_negotiation())
+        .keepalives(from.get_keepalives())
+        .keepalives_idle(from.get_keepalives_idle())
+        .target_session_attrs(from.get_target_session_attrs())
+        .channel_binding(from.get_channel_binding())
+        .load_balance_hosts(from.get_load_balance_hosts());
+    if let Some(t) = from.get_connect_timeout() {
+        to.connect_timeout(*t);
+    }
+    if let Some(t) = from.get_tcp_user_timeout() {
+        to.tcp_user_timeout(*t);
+    }
+    if let Some(i) = from.get_keepalives_interval() {
+        to.keepalives_interval(i);
+    }
+    if let Some(r) = from.get_keepalives_retries() {
+        to.keepalives_retries(r);
+    }
+}
+
+/// "no answer within 2 s" (or "0.8 s" for a short probe).
+pub(crate) fn no_answer_within(timeout: Duration) -> String {
+    let secs = timeout.as_secs_f64();
+    if secs.fract() == 0.0 {
+        format!("no answer within {secs:.0} s")
+    } else {
+        format!("no answer within {secs:.1} s")
+    }
+}
+
+/// What a server that asks for a password is told when none was found, on either connection
+/// path (control sessions and benchmark sessions).
+pub(crate) const NO_PASSWORD: &str = "the server asks for a password and none was given";
+pub(crate) const NO_PASSWORD_HINT: &str = "; give it in PGPASSWORD, in ~/.pgpass (or the file PGPASSFILE names), or in the connection string or URL (password=...)";
+
+/// tokio-postgres says so only in words: a configuration error, "password missing".
+fn is_password_missing(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_none() && pgerror::describe(e).ends_with("password missing")
 }
 
 fn hint_for(e: &tokio_postgres::Error) -> &'static str {
@@ -606,6 +727,73 @@ mod tests {
         assert!(
             e.to_string().starts_with("invalid connection string"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn each_host_is_tried_alone_with_its_port_and_every_other_setting() {
+        let t = Target::resolve(
+            &opts(Some(
+                "host=h1,h2 port=5001,5002 user=u password=p dbname=d target_session_attrs=read-write connect_timeout=3 options='-c x=1'",
+            )),
+            &env(&[]),
+        )
+        .unwrap();
+        let each = t.one_config_per_host();
+        assert_eq!(each.len(), 2);
+        for (c, (host, port)) in each.iter().zip([("h1", 5001), ("h2", 5002)]) {
+            assert_eq!(c.get_hosts(), [Host::Tcp(host.into())]);
+            assert_eq!(c.get_ports(), [port]);
+            assert_eq!(c.get_user(), Some("u"));
+            assert_eq!(c.get_password(), Some(&b"p"[..]));
+            assert_eq!(c.get_dbname(), Some("d"));
+            assert_eq!(c.get_options(), Some("-c x=1"));
+            assert_eq!(
+                c.get_target_session_attrs(),
+                tokio_postgres::config::TargetSessionAttrs::ReadWrite
+            );
+            assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        }
+        // One port for every host, as libpq allows.
+        let t = Target::resolve(&opts(Some("host=h1,h2 port=6000")), &env(&[])).unwrap();
+        assert!(
+            t.one_config_per_host()
+                .iter()
+                .all(|c| c.get_ports() == [6000])
+        );
+    }
+
+    #[test]
+    fn connect_timeout_follows_libpq_without_an_endless_wait() {
+        let timeout = |conninfo: &'static str, vars: &[(&'static str, &'static str)]| {
+            Target::resolve(&opts(Some(conninfo)), &env(vars))
+                .unwrap()
+                .connect_timeout()
+        };
+        assert_eq!(timeout("host=h", &[]), DEFAULT_CONNECT_TIMEOUT);
+        assert_eq!(
+            timeout("host=h connect_timeout=5", &[]),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            timeout("host=h", &[("PGCONNECT_TIMEOUT", "7")]),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            timeout("host=h connect_timeout=1", &[]),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            timeout("host=h", &[("PGCONNECT_TIMEOUT", "0")]),
+            DEFAULT_CONNECT_TIMEOUT
+        );
+        assert_eq!(
+            no_answer_within(Duration::from_secs(2)),
+            "no answer within 2 s"
+        );
+        assert_eq!(
+            no_answer_within(Duration::from_millis(800)),
+            "no answer within 0.8 s"
         );
     }
 

@@ -64,6 +64,14 @@ impl HlogWriter {
         self.file.flush().map_err(|e| e.to_string())
     }
 
+    /// Removes the file when nothing was written to it (the run failed before measuring).
+    pub fn discard_if_empty(self) {
+        if !self.started {
+            drop(self.file);
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+
     /// Reports the first write error, if any.
     pub fn finish(mut self) -> Result<(), String> {
         let flushed = self.file.flush().map_err(|e| e.to_string());

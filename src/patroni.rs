@@ -42,6 +42,83 @@ pub enum PatroniError {
     CaFile { path: PathBuf, reason: String },
 }
 
+/// Patroni's timing, in seconds: the leader key's time to live, the wait between HA loops, and
+/// how long DCS and PostgreSQL operations are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    pub ttl: u64,
+    pub loop_wait: u64,
+    pub retry_timeout: u64,
+}
+
+impl Timing {
+    /// What Patroni runs with when the dynamic configuration names none.
+    pub const PATRONI_DEFAULTS: Timing = Timing {
+        ttl: 30,
+        loop_wait: 10,
+        retry_timeout: 10,
+    };
+
+    /// The timing Patroni runs with for a dynamic configuration (GET /config): values it does
+    /// not honour are adjusted as Patroni adjusts them, so what is quoted is what is in force.
+    pub fn in_force(config: &Value) -> Timing {
+        let get = |key: &str, default: u64| {
+            match config.get(key) {
+                Some(Value::Number(n)) => n.as_u64(),
+                // Patroni takes numbers written as strings too.
+                Some(Value::String(s)) => s.trim().parse().ok(),
+                _ => None,
+            }
+            .unwrap_or(default)
+        };
+        let d = Timing::PATRONI_DEFAULTS;
+        Timing {
+            ttl: get("ttl", d.ttl),
+            loop_wait: get("loop_wait", d.loop_wait),
+            retry_timeout: get("retry_timeout", d.retry_timeout),
+        }
+        .adjusted()
+    }
+
+    /// Patroni's rules: ttl at least 20, loop_wait at least 1, retry_timeout at least 3; then
+    /// loop_wait + 2 * retry_timeout <= ttl, by lowering loop_wait, or when even loop_wait 1
+    /// cannot satisfy it, by setting loop_wait 1 and retry_timeout to what fits.
+    pub fn adjusted(self) -> Timing {
+        let ttl = self.ttl.max(20);
+        let loop_wait = self.loop_wait.max(1);
+        let retry_timeout = self.retry_timeout.max(3);
+        if 1 + 2 * retry_timeout > ttl {
+            Timing {
+                ttl,
+                loop_wait: 1,
+                retry_timeout: (ttl - 1) / 2,
+            }
+        } else if loop_wait + 2 * retry_timeout > ttl {
+            Timing {
+                ttl,
+                loop_wait: ttl - 2 * retry_timeout,
+                retry_timeout,
+            }
+        } else {
+            Timing {
+                ttl,
+                loop_wait,
+                retry_timeout,
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Timing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ttl {} s, loop_wait {} s, retry_timeout {} s",
+            self.ttl, self.loop_wait, self.retry_timeout
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Role {
     Leader,
@@ -411,6 +488,11 @@ impl Patroni {
         Ok(v)
     }
 
+    /// The timing in force on the cluster, from its dynamic configuration.
+    pub async fn timing(&self) -> Result<Timing, PatroniError> {
+        Ok(Timing::in_force(&self.config().await?))
+    }
+
     pub async fn history(&self) -> Result<Vec<HistoryEntry>, PatroniError> {
         let v = self.get_json("history").await?;
         let rows: Vec<Vec<Value>> = self.decode("/history", v)?;
@@ -525,6 +607,39 @@ pub fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn timing_in_force_follows_patronis_minimums_and_rule() {
+        let t = |v: Value| Timing::in_force(&v);
+        let timing = |ttl, loop_wait, retry_timeout| Timing {
+            ttl,
+            loop_wait,
+            retry_timeout,
+        };
+        assert_eq!(t(json!({})), Timing::PATRONI_DEFAULTS);
+        assert_eq!(
+            t(json!({"ttl": 10, "loop_wait": 1, "retry_timeout": 4})),
+            timing(20, 1, 4)
+        );
+        assert_eq!(
+            t(json!({"ttl": "25", "loop_wait": 0, "retry_timeout": 1})),
+            timing(25, 1, 3)
+        );
+        // loop_wait gives way first, then retry_timeout.
+        assert_eq!(
+            t(json!({"ttl": 20, "loop_wait": 10, "retry_timeout": 8})),
+            timing(20, 4, 8)
+        );
+        assert_eq!(
+            t(json!({"ttl": 20, "loop_wait": 10, "retry_timeout": 15})),
+            timing(20, 1, 9)
+        );
+        assert_eq!(
+            timing(20, 1, 4).to_string(),
+            "ttl 20 s, loop_wait 1 s, retry_timeout 4 s"
+        );
+    }
 
     #[test]
     fn roles_of_patroni_3_and_4_parse() {

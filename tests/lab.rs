@@ -819,3 +819,65 @@ fn resume_only_on_the_recorded_cluster(
     let report = std::fs::read_to_string(results.join("report.md")).unwrap();
     assert!(!report.contains("DIFFERENT CLUSTERS"), "{report}");
 }
+
+#[test]
+fn the_patroni_timing_quoted_by_lab_and_scenario_is_the_one_in_force() {
+    let l = lab();
+    let config = l.config();
+    let (ttl, loop_wait) = (config["ttl"].as_u64(), config["loop_wait"].as_u64());
+    // The lab asks for values Patroni keeps as they are.
+    let (fast_ttl, fast_loop_wait, _) = pgsyncbench::lab::Timing::Fast.values();
+    assert_eq!(
+        (ttl, loop_wait),
+        (Some(fast_ttl.into()), Some(fast_loop_wait.into())),
+        "{config}"
+    );
+    let quoted = format!(
+        "Patroni timing in force: ttl {} s, loop_wait {} s",
+        ttl.unwrap(),
+        loop_wait.unwrap()
+    );
+    assert!(l.up_stderr.contains(&quoted), "{}", l.up_stderr);
+    let status = check(
+        pgsyncbench()
+            .args(["lab", "status", "--dir"])
+            .arg(&l.dir)
+            .output()
+            .unwrap(),
+        "lab status",
+    );
+    assert!(stdout(&status).contains(&quoted), "{}", stdout(&status));
+
+    // A scenario records the timing it ran under, read from the cluster.
+    let _x = exclusive();
+    let dir = std::env::temp_dir().join(format!("pgsyncbench-timing-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("timing.toml");
+    std::fs::write(
+        &file,
+        "name = \"timing\"\n[workload]\nclients = 1\nthreads = 1\nduration = 2\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let run = with_rest_auth()
+        .arg("scenario")
+        .arg(&file)
+        .args(patroni_args())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}\n{}", stdout(&run), stderr(&run));
+    assert!(stdout(&run).contains(&quoted), "{}", stdout(&run));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("scenario-timing.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        schema_violations("scenario-result.schema.json", &v),
+        Vec::<String>::new()
+    );
+    let recorded = &v["runs"][0]["patroni_timing"];
+    assert_eq!(recorded["ttl"].as_u64(), ttl, "{recorded}");
+    assert_eq!(recorded["loop_wait"].as_u64(), loop_wait, "{recorded}");
+}

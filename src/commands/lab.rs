@@ -20,6 +20,7 @@ pub async fn lab(cmd: LabCommand) -> Result<(), Failure> {
             };
             let started = std::time::Instant::now();
             let lab = Lab::up(&spec, &mut |msg| eprintln!("lab: {msg}")).await?;
+            eprintln!("lab: {}", timing_line(&lab).await);
             eprintln!(
                 "lab: ready in {:.1} s; stop it with `pgsyncbench lab down --dir {}`",
                 started.elapsed().as_secs_f64(),
@@ -52,6 +53,7 @@ pub async fn lab(cmd: LabCommand) -> Result<(), Failure> {
                     n.pg_port
                 );
             }
+            println!("{}", timing_line(&lab).await);
             match lab.cluster().await {
                 Ok(c) => print!("{}", members_table(&c.members)),
                 Err(e) => println!("members: unknown ({e})"),
@@ -89,5 +91,13 @@ pub async fn lab(cmd: LabCommand) -> Result<(), Failure> {
             );
             Ok(())
         }
+    }
+}
+
+/// The timing Patroni has in force (GET /config), not the one the lab asked for.
+async fn timing_line(lab: &Lab) -> String {
+    match lab.patroni().timing().await {
+        Ok(t) => format!("Patroni timing in force: {t}"),
+        Err(e) => format!("Patroni timing: unknown ({e})"),
     }
 }

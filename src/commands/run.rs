@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::outputs::{self, Output};
 use super::{
     Failure, Interrupt, interrupted_failure, lab_spec, member_target, patroni_client, start_lab,
     stop_lab,
@@ -36,8 +37,9 @@ pub async fn run(args: RunArgs) -> Result<u8, Failure> {
             args.threads, args.clients
         )));
     }
-    let interrupt = Interrupt::listen();
     let conn = conn_with_positional(&args.conn, &args.dbname_arg);
+    check_outputs(&args, &conn)?;
+    let interrupt = Interrupt::listen();
     if args.patroni.patroni.is_some() {
         let patroni = patroni_client(&args.patroni)?;
         let base = member_target(&conn)?;
@@ -242,6 +244,27 @@ impl InitProgress for Quiet {
     fn rows(&mut self, _: u64, _: u64) {}
 }
 
+/// Checks --json, --hlog and --out (or the folder the saved Patroni configuration goes to)
+/// before anything connects or a lab starts.
+fn check_outputs(args: &RunArgs, conn: &ConnOptions) -> Result<(), Failure> {
+    let mut outputs = Vec::new();
+    if let Some(p) = &args.json {
+        outputs.push(Output::File("--json", p));
+    }
+    if let Some(p) = &args.hlog {
+        outputs.push(Output::File("--hlog", p));
+    }
+    // Only a Patroni cluster (or a lab) gets its configuration saved, and only when it changes.
+    let on_plain_server = args.patroni.patroni.is_none() && conn.names_a_server(&ProcessEnv);
+    let default_out = out_dir(args);
+    if let Some(p) = &args.out {
+        outputs.push(Output::Folder("--out", p));
+    } else if args.sync_commit.is_some() && !on_plain_server && args.json.is_none() {
+        outputs.push(Output::Folder("--out (default)", &default_out));
+    }
+    outputs::check(&outputs)
+}
+
 /// Where a run keeps what it saves besides its JSON: --out, the JSON's folder, or a new
 /// bench-results/<time>-run folder.
 fn out_dir(args: &RunArgs) -> PathBuf {
@@ -343,7 +366,16 @@ async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8,
     if let Some(b) = &bar {
         b.finish();
     }
-    let outcome = outcome?;
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            // A run that failed before its first measured second leaves no empty log behind.
+            if let Some(h) = hlog {
+                h.discard_if_empty();
+            }
+            return Err(e.into());
+        }
+    };
 
     let result = RunResult::new(
         options,

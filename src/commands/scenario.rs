@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+use super::outputs::{self, Output};
 use super::{
     Failure, Interrupt, interrupted_failure, lab_spec, member_target, patroni_client, results_dir,
     start_lab, stop_lab,
@@ -23,16 +24,28 @@ pub const RESULT_PREFIX: &str = "scenario-";
 
 pub async fn scenario(args: ScenarioArgs) -> Result<u8, Failure> {
     let scenario = Scenario::load(&args.file)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| results_dir(&scenario.name));
+    let mut to_check = vec![Output::Folder(
+        if args.out.is_some() {
+            "--out"
+        } else {
+            "--out (default)"
+        },
+        &out,
+    )];
+    if let Some(json) = &args.json {
+        to_check.push(Output::File("--json", json));
+    }
+    outputs::check(&to_check)?;
     let interrupt = Interrupt::listen();
     let base = member_target(&ConnOptions {
         user: args.user.clone(),
         dbname: args.dbname.clone(),
         ..ConnOptions::default()
     })?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| results_dir(&scenario.name));
     if args.patroni.patroni.is_some() {
         let lab_only = scenario.lab_only_actions();
         if !lab_only.is_empty() {
@@ -160,6 +173,9 @@ pub fn render(r: &ScenarioResult) -> String {
             "\nvariant {}: synchronous_commit={} ({} clients, {} s)",
             v.label, v.run.target.synchronous_commit, v.workload.clients, v.workload.duration
         );
+        if let Some(t) = &v.patroni_timing {
+            let _ = writeln!(out, "  Patroni timing in force: {t}");
+        }
         let p99 = s
             .latency_ms
             .map(|l| format!("{:.2} ms", l.p99))

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::outputs::{self, Output};
 use super::{
     Failure, Interrupt, interrupted_failure, lab_spec, member_target, patroni_client, results_dir,
     start_lab, stop_lab,
@@ -21,8 +22,14 @@ use crate::results::{self, CellKey, CellResult, Manifest, Results};
 use crate::sweep::{self, SweepError, SweepProgress, SweepTarget};
 
 pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
-    let interrupt = Interrupt::listen();
     let (dir, manifest) = prepare(&args)?;
+    let flag = match (&args.resume, &args.out) {
+        (Some(_), _) => "--resume",
+        (None, Some(_)) => "--out",
+        (None, None) => "--out (default)",
+    };
+    outputs::check(&[Output::Folder(flag, &dir)])?;
+    let interrupt = Interrupt::listen();
     let conn = ConnOptions {
         user: args.user.clone(),
         dbname: args.dbname.clone(),

@@ -170,6 +170,9 @@ pub fn blocks(
                     )
                 })
                 .collect();
+            if let Some(t) = &v.patroni_timing {
+                lines.push(format!("Patroni timing in force: {t}"));
+            }
             lines.push(format!("leaders: {}", v.leader_history(" → ")));
             if !v.split_brain.is_empty() {
                 lines.push(format!(

@@ -18,7 +18,7 @@ use crate::control::{self, ControlError, SyncChange};
 use crate::engine::{self, EngineConfig, StopAfter};
 use crate::interrupt::Interrupt;
 use crate::lab::Lab;
-use crate::patroni::{Cluster, HistoryEntry, Patroni, Role};
+use crate::patroni::{Cluster, HistoryEntry, Patroni, Role, Timing};
 use crate::result::{RunOptions, RunResult, TargetInfo};
 use crate::server;
 
@@ -152,6 +152,10 @@ pub struct Check {
 pub struct VariantResult {
     pub label: String,
     pub cluster: ClusterSettings,
+    /// Patroni's timing in force when the variant started (GET /config, as Patroni adjusts
+    /// it); absent in results written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patroni_timing: Option<Timing>,
     pub workload: WorkloadSpec,
     /// The load as `run --json` reports it (summary, failures, timeline, histogram).
     pub run: RunResult,
@@ -317,6 +321,8 @@ async fn run_variant(
         "settings live on {}: synchronous_commit={}, synchronous_standby_names='{}'",
         live.leader, live.synchronous_commit, live.synchronous_standby_names
     ));
+    let timing = patroni.timing().await?;
+    say(&format!("Patroni timing in force: {timing}"));
 
     let (_, leader) = control::leader_target(patroni, base).await?;
     let server_version = prepare_tables(&leader, &scenario.workload).await?;
@@ -486,6 +492,7 @@ async fn run_variant(
     Ok(VariantResult {
         label: label.to_string(),
         cluster: settings.clone(),
+        patroni_timing: Some(timing),
         workload: w.clone(),
         run,
         audit: audit_counts,

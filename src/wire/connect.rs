@@ -15,7 +15,9 @@ use tokio_postgres::config::{Host, TargetSessionAttrs};
 
 use super::stream::Stream;
 use super::{ServerMessage, WireConn, WireError};
-use crate::conn::{ConnError, Target, connect_hint};
+use crate::conn::{
+    ConnError, NO_PASSWORD, NO_PASSWORD_HINT, Target, connect_hint, no_answer_within,
+};
 use crate::tls::SslMode;
 
 use fallible_iterator::FallibleIterator;
@@ -53,14 +55,15 @@ pub async fn connect(target: &Target) -> Result<WireConn, ConnError> {
         }
     }
     let failure = last.unwrap_or(Failure::Other("no host to connect to".into()));
-    let code = match &failure {
-        Failure::Wire(WireError::Server(m)) => Some(m.code.clone()),
-        _ => None,
+    let hint = match &failure {
+        Failure::Wire(WireError::Server(m)) => connect_hint(Some(&m.code)),
+        Failure::NoPassword => NO_PASSWORD_HINT,
+        _ => connect_hint(None),
     };
     Err(ConnError::Connect {
         target: target.label(),
         reason: failure.to_string(),
-        hint: connect_hint(code.as_deref()),
+        hint,
     })
 }
 
@@ -68,8 +71,10 @@ pub async fn connect(target: &Target) -> Result<WireConn, ConnError> {
 enum Failure {
     #[error(transparent)]
     Wire(#[from] WireError),
-    #[error("no answer within {} s", .0.as_secs())]
+    #[error("{}", no_answer_within(*.0))]
     Timeout(Duration),
+    #[error("{NO_PASSWORD}")]
+    NoPassword,
     #[error("{0}")]
     Other(String),
 }
@@ -181,14 +186,7 @@ async fn authenticate(
     user: &str,
     password: Option<&[u8]>,
 ) -> Result<(), Failure> {
-    let need_password = || {
-        password.ok_or_else(|| {
-            Failure::Other(
-                "the server asks for a password and none was given (PGPASSWORD, ~/.pgpass or the connection string)"
-                    .into(),
-            )
-        })
-    };
+    let need_password = || password.ok_or(Failure::NoPassword);
     loop {
         match read_message(conn).await? {
             Message::AuthenticationOk => return Ok(()),

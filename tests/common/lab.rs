@@ -17,6 +17,8 @@ pub const REST_PASSWORD: &str = "lab-rest-secret";
 pub struct SharedLab {
     pub dir: PathBuf,
     pub patroni_url: String,
+    /// What `lab up` said on stderr.
+    pub up_stderr: String,
 }
 
 static LAB: OnceLock<SharedLab> = OnceLock::new();
@@ -65,7 +67,11 @@ pub fn lab() -> &'static SharedLab {
                 .starts_with("postgresql://postgres@127.0.0.1:"),
             "{text}"
         );
-        SharedLab { dir, patroni_url }
+        SharedLab {
+            dir,
+            patroni_url,
+            up_stderr: super::stderr(&out),
+        }
     })
 }
 
