@@ -190,7 +190,7 @@ pub enum LabCommand {
 #[command(disable_help_flag = true)]
 pub struct LabRttArgs {
     /// Added round-trip time in milliseconds (0 removes it)
-    #[arg(value_name = "MS")]
+    #[arg(value_name = "MS", allow_negative_numbers = true)]
     pub rtt_ms: f64,
     #[command(flatten)]
     pub dir: LabDirArgs,

@@ -60,12 +60,18 @@ fn usage_error(e: clap::Error) -> ExitCode {
             },
         );
     }
+    // The first paragraph holds the error; some errors list what is missing on lines below it.
     let rendered = e.render().to_string();
-    let first = rendered
+    let first: Vec<&str> = rendered
         .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid arguments")
-        .trim_start_matches("error: ");
-    eprintln!("pgsyncbench: error: {first} (see --help)");
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let message = match first.join(" ") {
+        m if m.is_empty() => "invalid arguments".to_string(),
+        m => m.trim_start_matches("error: ").to_string(),
+    };
+    eprintln!("pgsyncbench: error: {message} (see --help)");
     ExitCode::from(2)
 }

@@ -81,6 +81,8 @@ async fn on_patroni(
     interrupt: &Interrupt,
 ) -> Result<u8, Failure> {
     let budget = control::settle_budget(&patroni.config().await?);
+    let (_, leader) = control::leader_target(patroni, base).await?;
+    preflight(args, &leader).await?;
     let mut warned = false;
     if let Some(mode) = args.sync_commit.filter(|m| m.waits_for_standby()) {
         let found = tokio::select! {
@@ -281,11 +283,13 @@ fn out_dir(args: &RunArgs) -> PathBuf {
     super::results_dir("run")
 }
 
-async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8, Failure> {
+/// What the server must offer before any load, and before a cluster is changed for it:
+/// writes where the script writes, pgbench's tables, a connection slot per client.
+async fn preflight(
+    args: &RunArgs,
+    target: &Target,
+) -> Result<(tokio_postgres::Client, server::ServerFacts, server::Tables), Failure> {
     let builtin = args.builtin();
-    let clients = args.clients as usize;
-    let target = &at.target;
-
     let control = target.connect().await?;
     let facts = server::facts(&control).await?;
     if facts.in_recovery && builtin.writes() {
@@ -295,7 +299,16 @@ async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8,
         .into());
     }
     let tables = server::pgbench_tables(&control, target.dbname()).await?;
-    facts.check_clients(clients)?;
+    facts.check_clients(args.clients as usize)?;
+    Ok((control, facts, tables))
+}
+
+async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8, Failure> {
+    let builtin = args.builtin();
+    let clients = args.clients as usize;
+    let target = &at.target;
+
+    let (control, facts, tables) = preflight(args, target).await?;
     for sql in &at.session_setup {
         control
             .batch_execute(sql)
