@@ -50,11 +50,6 @@ impl Case {
         self
     }
 
-    fn within(mut self, secs: u64) -> Case {
-        self.within = Duration::from_secs(secs);
-        self
-    }
-
     /// Runs the case; returns what went wrong, if anything.
     fn check(&self) -> Result<(), String> {
         let before = self.on_lab.then(|| lab().config());
