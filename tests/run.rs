@@ -314,56 +314,147 @@ fn warmup_load_runs_but_is_not_counted() {
     assert!((1.9..3.5).contains(&secs), "measured {secs} s");
 }
 
+const MODES: [&str; 5] = ["off", "local", "remote_write", "on", "remote_apply"];
+
 #[test]
-fn sync_commit_is_set_in_every_session() {
+fn every_session_runs_under_the_mode_asked_for_or_else_the_servers() {
     let s = server();
     let db = s.database("synccommit");
     init(&db, &["-s", "1", "-q"]);
     let json = json_file("synccommit");
+    for mode in MODES {
+        let out = check(
+            run(
+                &db,
+                &[
+                    "-c",
+                    "3",
+                    "-j",
+                    "2",
+                    "-t",
+                    "5",
+                    "--sync-commit",
+                    mode,
+                    "--json",
+                    json.to_str().unwrap(),
+                ],
+            ),
+            mode,
+        );
+        let line = field(&stdout(&out), "synchronous_commit:").to_string();
+        let (shown, note) = line.split_once(' ').unwrap_or((&line, ""));
+        assert_eq!(shown, mode);
+        // This server has no standby: a remote mode says its commits did not wait for one.
+        let remote = ["remote_write", "on", "remote_apply"].contains(&mode);
+        assert_eq!(
+            note.contains("no synchronous standby attached"),
+            remote,
+            "{line}"
+        );
+        let r = read_json(&json);
+        assert_eq!(r["options"]["sync_commit"], mode);
+        assert_eq!(r["target"]["synchronous_commit"], mode);
+        // What each of the 3 benchmark sessions said after its SET, not the control session.
+        assert_eq!(
+            r["session_synchronous_commit"],
+            serde_json::json!({ mode: 3 }),
+            "{mode}"
+        );
+        assert_eq!(
+            schema_violations("run-result.schema.json", &r),
+            Vec::<String>::new()
+        );
+    }
+    // Without --sync-commit the sessions run under the server's setting, here the database's.
+    s.psql(
+        "postgres",
+        &format!("ALTER DATABASE {db} SET synchronous_commit = 'remote_write'"),
+    );
     let out = check(
         run(
             &db,
-            &[
-                "-c",
-                "2",
-                "-t",
-                "5",
-                "--sync-commit",
-                "off",
-                "--json",
-                json.to_str().unwrap(),
-            ],
+            &["-c", "2", "-t", "5", "--json", json.to_str().unwrap()],
         ),
-        "run",
+        "run without --sync-commit",
     );
-    assert_eq!(field(&stdout(&out), "synchronous_commit:"), "off");
-    assert_eq!(read_json(&json)["options"]["sync_commit"], "off");
-    // The same mechanism the engine uses, observed on a live session.
+    assert_eq!(field(&stdout(&out), "synchronous_commit:"), "remote_write");
+    let r = read_json(&json);
+    assert_eq!(r["options"]["sync_commit"], serde_json::Value::Null);
+    assert_eq!(
+        r["session_synchronous_commit"],
+        serde_json::json!({ "remote_write": 2 })
+    );
+}
+
+/// The engine on this test's server, with the given setup statements and expected mode.
+fn engine_run(
+    db: &str,
+    setup: &str,
+    expect: pgsyncbench::mode::SyncCommit,
+) -> Result<pgsyncbench::engine::Outcome, pgsyncbench::engine::EngineError> {
+    use pgsyncbench::engine::{EngineConfig, StopAfter};
+    let opts = pgsyncbench::conn::ConnOptions {
+        dbname: Some(format!(
+            "host=127.0.0.1 port={} user=postgres dbname={db}",
+            server().port
+        )),
+        ..Default::default()
+    };
+    let target = pgsyncbench::conn::Target::resolve(&opts, &pgsyncbench::conn::ProcessEnv).unwrap();
+    let config = EngineConfig {
+        builtin: pgsyncbench::workload::Builtin::TpcbLike,
+        protocol: pgsyncbench::workload::Protocol::Prepared,
+        clients: 3,
+        threads: 2,
+        stop: StopAfter::Transactions(4),
+        warmup_secs: 0,
+        scale: 1,
+        session_setup: vec![setup.to_string()],
+        expect_synchronous_commit: Some(expect),
+        seed: 1,
+        drain_timeout: std::time::Duration::from_secs(10),
+        audit_run_id: None,
+        reconnect: false,
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
-        let opts = pgsyncbench::conn::ConnOptions {
-            host: Some("127.0.0.1".into()),
-            port: Some(s.port),
-            user: Some("postgres".into()),
-            dbname: Some(db.clone()),
-        };
-        let target =
-            pgsyncbench::conn::Target::resolve(&opts, &pgsyncbench::conn::ProcessEnv).unwrap();
-        let mut conn = pgsyncbench::wire::connect(&target).await.unwrap();
-        conn.simple("SET synchronous_commit = 'remote_apply'")
-            .await
-            .unwrap();
-        assert_eq!(
-            conn.query_value("SHOW synchronous_commit")
-                .await
-                .unwrap()
-                .as_deref(),
-            Some("remote_apply")
-        );
-    });
+    rt.block_on(pgsyncbench::engine::run(
+        &config,
+        &target,
+        &mut [],
+        std::future::pending(),
+    ))
+}
+
+#[test]
+fn a_session_under_another_mode_than_expected_stops_the_load_before_it_starts() {
+    use pgsyncbench::mode::SyncCommit;
+    let s = server();
+    let db = s.database("modemismatch");
+    init(&db, &["-s", "1", "-q"]);
+    // Sessions that end up under `local` while `remote_apply` is expected.
+    let err = engine_run(
+        &db,
+        "SET synchronous_commit = 'local'",
+        SyncCommit::RemoteApply,
+    )
+    .expect_err("the load must not run under another mode");
+    let text = err.to_string();
+    assert!(
+        text.contains("synchronous_commit=local, not remote_apply"),
+        "{text}"
+    );
+    assert!(text.contains("nothing was measured"), "{text}");
+    assert_eq!(s.psql(&db, "SELECT count(*) FROM pgbench_history"), "0");
+    // The same sessions, expected as they are: the load runs and each session is counted.
+    let outcome = engine_run(&db, "SET synchronous_commit = 'local'", SyncCommit::Local).unwrap();
+    assert_eq!(
+        outcome.session_synchronous_commit,
+        std::collections::BTreeMap::from([("local".to_string(), 3)])
+    );
+    assert_eq!(outcome.total.transactions(), 12);
 }
 
 #[test]

@@ -272,6 +272,9 @@ async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8,
         warmup_secs: args.warmup,
         scale: tables.scale,
         session_setup: at.session_setup.clone(),
+        expect_synchronous_commit: args
+            .sync_commit
+            .or_else(|| SyncCommit::from_server(&synchronous_commit)),
         seed: options.seed,
         drain_timeout: Duration::from_secs(10),
         audit_run_id: None,
