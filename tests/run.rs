@@ -670,6 +670,45 @@ fn a_connection_lost_mid_run_is_a_failure_and_the_run_still_reports() {
     assert!(r["summary"]["transactions"].as_u64().unwrap() > 0);
 }
 
+#[test]
+fn failed_transactions_are_counted_reported_and_make_the_exit_status_2() {
+    let s = server();
+    let db = s.database("failedtx");
+    init(&db, &["-s", "1", "-q"]);
+    // A transaction drawing a negative delta fails at its history INSERT and rolls back; the
+    // client goes on with the next one.
+    s.psql(
+        &db,
+        "ALTER TABLE pgbench_history ADD CONSTRAINT nonnegative CHECK (delta >= 0)",
+    );
+    let json = json_file("failedtx");
+    let out = run(
+        &db,
+        &["-c", "2", "-t", "30", "--json", json.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stdout(&out);
+    let r = read_json(&json);
+    let failed = r["summary"]["failed"].as_u64().unwrap();
+    let committed = r["summary"]["transactions"].as_u64().unwrap();
+    assert!(failed > 0 && committed > 0, "{text}");
+    assert_eq!(failed + committed, 60, "{text}");
+    assert_eq!(r["failures"], serde_json::json!({ "23514": failed }));
+    assert_eq!(r["summary"]["clients_lost"], 0);
+    assert_eq!(
+        field(&text, "number of transactions actually processed:"),
+        format!("{committed}/60")
+    );
+    assert!(
+        field(&text, "number of failed transactions:").starts_with(&format!("{failed} (")),
+        "{text}"
+    );
+    assert_eq!(
+        s.psql(&db, "SELECT count(*) FROM pgbench_history"),
+        committed.to_string()
+    );
+}
+
 /// Whether a new session to `conninfo` is encrypted, through the benchmark's wire client and
 /// through tokio-postgres (control sessions); both must agree.
 fn ssl_in_use(conninfo: &str) -> Result<bool, String> {

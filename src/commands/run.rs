@@ -26,7 +26,8 @@ use crate::summary;
 
 /// Default measured duration: pgbench's default of 10 transactions per client measures nothing.
 const DEFAULT_SECONDS: u64 = 10;
-/// Exit code when clients lost their connection (pgbench's "run was aborted").
+/// Exit code when clients lost their connection or transactions failed (pgbench's "run was
+/// aborted": its clients stop at an error that ours count and go past).
 pub const EXIT_INCOMPLETE: u8 = 2;
 const APPLY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -333,7 +334,7 @@ async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8,
     }
     Ok(if result.summary.interrupted {
         interrupted_failure().code
-    } else if result.summary.clients_lost > 0 {
+    } else if result.summary.clients_lost > 0 || result.summary.failed > 0 {
         EXIT_INCOMPLETE
     } else {
         0
