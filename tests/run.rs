@@ -82,13 +82,74 @@ fn tpcb_like_keeps_every_balance_and_history_in_agreement() {
     );
 }
 
+/// What the tables hold and what the server counted as written to them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Tables {
+    history_rows: i64,
+    history_delta: i64,
+    abalance: i64,
+    tbalance: i64,
+    bbalance: i64,
+    /// pg_stat_user_tables n_tup_ins + n_tup_upd + n_tup_del of accounts, branches, history,
+    /// tellers (in that order).
+    written: [i64; 4],
+}
+
+impl std::ops::Sub for Tables {
+    type Output = Tables;
+    fn sub(self, b: Tables) -> Tables {
+        Tables {
+            history_rows: self.history_rows - b.history_rows,
+            history_delta: self.history_delta - b.history_delta,
+            abalance: self.abalance - b.abalance,
+            tbalance: self.tbalance - b.tbalance,
+            bbalance: self.bbalance - b.bbalance,
+            written: std::array::from_fn(|i| self.written[i] - b.written[i]),
+        }
+    }
+}
+
+fn tables(db: &str) -> Tables {
+    let s = server();
+    // A backend flushes its table statistics before it leaves pg_stat_activity: once the
+    // run's sessions are gone, their writes are counted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while s.psql(
+        db,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+    ) != "0"
+    {
+        assert!(std::time::Instant::now() < deadline, "sessions left");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let line = s.psql(
+        db,
+        "SELECT concat_ws(' ', (SELECT count(*) FROM pgbench_history), (SELECT coalesce(sum(delta), 0) FROM pgbench_history),
+           (SELECT sum(abalance) FROM pgbench_accounts), (SELECT sum(tbalance) FROM pgbench_tellers),
+           (SELECT sum(bbalance) FROM pgbench_branches),
+           (SELECT string_agg((n_tup_ins + n_tup_upd + n_tup_del)::text, ' ' ORDER BY relname) FROM pg_stat_user_tables
+             WHERE relname IN ('pgbench_accounts', 'pgbench_branches', 'pgbench_history', 'pgbench_tellers')))",
+    );
+    let v: Vec<i64> = line.split(' ').map(|x| x.parse().unwrap()).collect();
+    assert_eq!(v.len(), 9, "{line}");
+    Tables {
+        history_rows: v[0],
+        history_delta: v[1],
+        abalance: v[2],
+        tbalance: v[3],
+        bbalance: v[4],
+        written: [v[5], v[6], v[7], v[8]],
+    }
+}
+
 #[test]
-fn every_builtin_runs_under_every_protocol_with_exact_transaction_counts() {
+fn every_builtin_runs_under_every_protocol_with_exact_transaction_counts_and_writes() {
     let s = server();
     let db = s.database("protocols");
     init(&db, &["-s", "1", "-q"]);
     for builtin in ["tpcb-like", "simple-update", "select-only"] {
         for protocol in ["simple", "extended", "prepared"] {
+            let before = tables(&db);
             let out = check(
                 run(
                     &db,
@@ -106,13 +167,38 @@ fn every_builtin_runs_under_every_protocol_with_exact_transaction_counts() {
             );
             assert_eq!(field(&text, "number of failed transactions:"), "0 (0.000%)");
             assert_eq!(field(&text, "query mode:"), protocol);
+            let d = tables(&db) - before;
+            let what = format!("{builtin} {protocol}: {d:?}");
+            // 45 transactions: one history row, one row updated per table the script updates.
+            match builtin {
+                "tpcb-like" => {
+                    assert_eq!(d.history_rows, 45, "{what}");
+                    assert_eq!(d.written, [45, 45, 45, 45], "{what}");
+                    assert_eq!(d.abalance, d.history_delta, "{what}");
+                    assert_eq!(d.tbalance, d.history_delta, "{what}");
+                    assert_eq!(d.bbalance, d.history_delta, "{what}");
+                }
+                "simple-update" => {
+                    assert_eq!(d.history_rows, 45, "{what}");
+                    // accounts and history only; tellers and branches untouched
+                    assert_eq!(d.written, [45, 0, 45, 0], "{what}");
+                    assert_eq!(d.abalance, d.history_delta, "{what}");
+                    assert_eq!((d.tbalance, d.bbalance), (0, 0), "{what}");
+                }
+                _ => {
+                    let nothing = Tables {
+                        history_rows: 0,
+                        history_delta: 0,
+                        abalance: 0,
+                        tbalance: 0,
+                        bbalance: 0,
+                        written: [0; 4],
+                    };
+                    assert_eq!(d, nothing, "select-only writes nothing: {what}");
+                }
+            }
         }
     }
-    // simple-update touches accounts and history only
-    assert_eq!(
-        s.psql(&db, "SELECT sum(tbalance) FROM pgbench_tellers"),
-        s.psql(&db, "SELECT sum(bbalance) FROM pgbench_branches")
-    );
 }
 
 #[test]
@@ -124,7 +210,19 @@ fn tables_made_by_pgbench_run_under_pgsyncbench_and_the_reverse() {
         run(&db, &["-c", "2", "-t", "10", "-M", "prepared"]),
         "run on pgbench tables",
     );
-    assert_eq!(field(&stdout(&out), "scaling factor:"), "1");
+    let text = stdout(&out);
+    assert_eq!(field(&text, "scaling factor:"), "1");
+    assert_eq!(
+        field(&text, "number of transactions actually processed:"),
+        "20/20",
+        "{text}"
+    );
+    assert_eq!(field(&text, "number of failed transactions:"), "0 (0.000%)");
+    assert_eq!(
+        s.psql(&db, "SELECT count(*) FROM pgbench_history"),
+        "20",
+        "one history row per transaction"
+    );
 
     init(&db, &["-s", "2", "-F", "90"]);
     let out = check(
@@ -202,10 +300,19 @@ fn init_options_shape_the_tables_as_pgbench_does() {
         "{}",
         stdout(&out)
     );
-    check(
+    let out = check(
         run(&db, &["-c", "2", "-t", "5"]),
         "run on partitioned tables",
     );
+    let text = stdout(&out);
+    assert_eq!(
+        field(&text, "number of transactions actually processed:"),
+        "10/10",
+        "{text}"
+    );
+    assert_eq!(field(&text, "number of failed transactions:"), "0 (0.000%)");
+    // pgbench's 10 transactions and ours, each with its history row
+    assert_eq!(s.psql(&db, "SELECT count(*) FROM pgbench_history"), "20");
 }
 
 #[test]
