@@ -151,6 +151,49 @@ fn run_through_patroni_switches_verifies_measures_and_restores() {
     assert_eq!(l.leader_setting("synchronous_commit"), "on");
 }
 
+#[test]
+fn every_session_of_a_patroni_run_runs_under_the_mode_switched_cluster_wide() {
+    let l = lab();
+    let _x = exclusive();
+    ensure_tables();
+    let before = l.config();
+    for mode in ["off", "local", "remote_write", "on", "remote_apply"] {
+        let json = l.dir.join(format!("sessions-{mode}.json"));
+        let out = check(
+            with_rest_auth()
+                .args([
+                    "run",
+                    "-c",
+                    "3",
+                    "-j",
+                    "2",
+                    "-t",
+                    "5",
+                    "--sync-commit",
+                    mode,
+                ])
+                .arg("--json")
+                .arg(&json)
+                .args(patroni_args())
+                .output()
+                .unwrap(),
+            mode,
+        );
+        assert_eq!(field(&stdout(&out), "synchronous_commit:"), mode);
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(r["target"]["synchronous_commit"], mode);
+        // No SET in these sessions: each one reports the cluster-wide setting itself.
+        assert_eq!(
+            r["session_synchronous_commit"],
+            serde_json::json!({ mode: 3 }),
+            "{mode}"
+        );
+        assert_eq!(r["summary"]["transactions"], 15);
+    }
+    assert_eq!(l.config(), before);
+}
+
 fn leader_url() -> String {
     format!(
         "postgresql://postgres@127.0.0.1:{}/postgres",
