@@ -341,8 +341,20 @@ fn a_remote_mode_without_a_sync_standby_is_refused_unless_allowed() {
         "synchronous_mode off",
     );
     assert_eq!(l.leader_setting("synchronous_standby_names"), "");
+    let before = l.config();
+    // A mode the configuration does not hold yet: the refusal comes after the switch, so
+    // only a complete restore leaves the configuration as it was.
     let refused = with_rest_auth()
-        .args(["run", "-c", "1", "-T", "1", "--sync-commit", "on", "--out"])
+        .args([
+            "run",
+            "-c",
+            "1",
+            "-T",
+            "1",
+            "--sync-commit",
+            "remote_apply",
+            "--out",
+        ])
         .arg(l.dir.join("refused"))
         .args(patroni_args())
         .output()
@@ -352,6 +364,11 @@ fn a_remote_mode_without_a_sync_standby_is_refused_unless_allowed() {
         stderr(&refused).contains("no synchronous standby is attached"),
         "{}",
         stderr(&refused)
+    );
+    assert_eq!(
+        l.config(),
+        before,
+        "the whole configuration after the refusal"
     );
     let json = l.dir.join("allowed.json");
     let allowed = check(
@@ -381,6 +398,7 @@ fn a_remote_mode_without_a_sync_standby_is_refused_unless_allowed() {
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(r["target"]["sync_standby_attached"], false);
+    assert_eq!(l.config(), before);
     check(
         with_rest_auth()
             .args(["cluster", "restore", "--from"])
