@@ -540,6 +540,7 @@ fn lab_down_stops_every_process_and_removes_the_folder() {
         .arg(&dir)
         .output()
         .unwrap();
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
     assert!(
         stderr(&again).contains("a lab already runs in"),
         "{}",
