@@ -2,8 +2,10 @@
 //! page's self-containment, warnings, partial sweeps, and the command through the binary.
 //!
 //! Snapshots live in tests/fixtures/sweep-small/expected/; after an intended change run
-//! `UPDATE_SNAPSHOTS=1 cargo test --test report` and review the diff.
+//! `UPDATE_SNAPSHOTS=1 cargo test --test report` (it rewrites what differs and fails), review
+//! the diff, and run the tests again.
 
+mod snapshot;
 mod sweep_fixture;
 
 use std::path::PathBuf;
@@ -11,6 +13,7 @@ use std::path::PathBuf;
 use pgsyncbench::mode::SyncCommit;
 use pgsyncbench::report::{self, ChartFile, Report, Warning};
 use pgsyncbench::results::{self, Results};
+use snapshot::snapshot;
 use sweep_fixture::*;
 
 const FIXTURE: &str = "sweep-small";
