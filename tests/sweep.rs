@@ -331,10 +331,18 @@ fn added_replication_rtt_shows_in_write_lag_and_remote_commits_but_not_local_one
                 .collect(),
         )
     };
-    // The synchronous standby's write lag carries the added 10 ms round trip.
+    // The synchronous standby's write lag carries the added 10 ms round trip, once: at most
+    // 5 ms beyond it (the relay's own ~2.4 ms per round trip is already in the 0 ms figure),
+    // so a delay applied twice fails.
     assert!(
         write_lag(&cell(10, "on")) >= 8.0,
         "write lag {}",
+        write_lag(&cell(10, "on"))
+    );
+    assert!(
+        write_lag(&cell(10, "on")) <= write_lag(&cell(0, "on")) + 10.0 + 5.0,
+        "write lag {} -> {}",
+        write_lag(&cell(0, "on")),
         write_lag(&cell(10, "on"))
     );
     assert!(
@@ -342,9 +350,18 @@ fn added_replication_rtt_shows_in_write_lag_and_remote_commits_but_not_local_one
         "write lag {}",
         write_lag(&cell(0, "on"))
     );
-    // A commit that waits for the standby pays it; a local commit does not.
+    // A commit that waits for the standby pays it; a local commit does not. At most two
+    // round trips: at scale 1 every transaction updates the one branch row, whose lock is held
+    // through the commit's wait, so one client's commit can wait behind the other's (measured
+    // +22 ms). Ceiling: 2 × (10 ms + the relay's ~2.4 ms) + 5 ms; a doubled delay (+40) fails.
     assert!(
         p50(&cell(10, "on")) >= p50(&cell(0, "on")) + 8.0,
+        "on: {} -> {}",
+        p50(&cell(0, "on")),
+        p50(&cell(10, "on"))
+    );
+    assert!(
+        p50(&cell(10, "on")) <= p50(&cell(0, "on")) + 2.0 * (10.0 + 2.4) + 5.0,
         "on: {} -> {}",
         p50(&cell(0, "on")),
         p50(&cell(10, "on"))
