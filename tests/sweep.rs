@@ -113,6 +113,13 @@ fn a_short_sweep_on_the_lab_writes_a_complete_results_folder() {
             cell["run"]["target"]["synchronous_commit"], mode,
             "the mode ran live"
         );
+        // and each of the 2 benchmark sessions ran under it
+        assert_eq!(
+            cell["run"]["session_synchronous_commit"],
+            serde_json::json!({ mode: 2 }),
+            "{}",
+            f.display()
+        );
         assert_eq!(cell["sync_standby_attached"], true, "{}", f.display());
         assert!(cell["run"]["summary"]["transactions"].as_u64().unwrap() > 0);
         let samples = cell["samples"].as_array().unwrap();
