@@ -348,6 +348,10 @@ fn cell(
                 synchronous_standby_names: if attached { "\"pg1\"" } else { "" }.into(),
                 sync_standby_attached: Some(attached),
             },
+            session_synchronous_commit: BTreeMap::from([(
+                key.mode.to_string(),
+                key.clients as u64,
+            )]),
             options: RunOptions {
                 builtin: key.workload,
                 protocol: plan.protocol,

@@ -78,12 +78,19 @@ pub struct AuditCounts {
     pub recovered: u64,
     /// Reported failed yet present (should never happen: an error before COMMIT commits nothing).
     pub failed_but_present: u64,
+    /// This run's ids found on the leader afterwards: the raw count every class above is
+    /// reconciled against. None in results written before it was recorded.
+    #[serde(default)]
+    pub present: Option<u64>,
 }
 
 /// Compares what the clients were told with the ids present on the leader.
 pub fn reconcile(ledgers: &[Ledger], present: &[(u32, i64)]) -> AuditCounts {
     let present: HashSet<(u32, i64)> = present.iter().copied().collect();
-    let mut c = AuditCounts::default();
+    let mut c = AuditCounts {
+        present: Some(present.len() as u64),
+        ..AuditCounts::default()
+    };
     let mut attempted = HashSet::new();
     for ledger in ledgers {
         for (i, class) in ledger.outcomes.iter().enumerate() {
@@ -160,6 +167,7 @@ mod tests {
                 unexpected: 1,
                 recovered: 1,
                 failed_but_present: 0,
+                present: Some(4),
             }
         );
     }

@@ -3,6 +3,7 @@
 //! `Stats`; once a second the collector on the calling thread swaps them out and merges them
 //! into a tick, which observers (progress lines, interval log) see and the timeline keeps.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use crate::audit::{Commit, Ledger, TxnClass};
 use crate::conn::Target;
 use crate::metrics::{Stats, TimelinePoint};
+use crate::mode::SyncCommit;
 use crate::session::{AuditSpec, Session};
 use crate::workload::{Builtin, Draw, Protocol};
 
@@ -37,6 +39,9 @@ pub struct EngineConfig {
     pub scale: i64,
     /// Statements each session runs once before the load.
     pub session_setup: Vec<String>,
+    /// The mode every session must report after its setup, or the load does not start: a
+    /// result must never carry a mode its sessions did not run under.
+    pub expect_synchronous_commit: Option<SyncCommit>,
     pub seed: u64,
     /// How long transactions still running at the end may take to finish before they are
     /// abandoned (a commit waiting for a standby that never answers must not hang the run).
@@ -87,6 +92,9 @@ pub struct Outcome {
     pub reconnects: usize,
     /// Per client, what each audited transaction was told (empty without an audit).
     pub ledgers: Vec<Ledger>,
+    /// Benchmark sessions (reconnections included) by the synchronous_commit each reported
+    /// after its setup.
+    pub session_synchronous_commit: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +103,14 @@ pub enum EngineError {
     Connect(String),
     #[error("cannot prepare the benchmark session on {target}: {reason}")]
     Setup { target: String, reason: String },
+    #[error(
+        "benchmark session {client} runs with synchronous_commit={reported}, not {expected}: something overrides the mode for the benchmark sessions (a role, database or connection setting?); nothing was measured"
+    )]
+    SessionMode {
+        client: usize,
+        reported: String,
+        expected: SyncCommit,
+    },
     #[error("cannot start worker thread: {0}")]
     Thread(std::io::Error),
 }
@@ -117,6 +133,7 @@ struct Shared {
     running: AtomicUsize,
     lost: AtomicUsize,
     reconnects: AtomicUsize,
+    session_modes: Mutex<BTreeMap<String, u64>>,
     all_done: Notify,
     /// When the load started; commits are timed from here.
     start: std::sync::OnceLock<Instant>,
@@ -147,6 +164,7 @@ pub async fn run(
         running: AtomicUsize::new(config.clients),
         lost: AtomicUsize::new(0),
         reconnects: AtomicUsize::new(0),
+        session_modes: Mutex::default(),
         all_done: Notify::new(),
         start: std::sync::OnceLock::new(),
     });
@@ -271,8 +289,15 @@ pub async fn run(
         .iter()
         .filter_map(|s| s.lock().expect("slot lock is never poisoned").ledger.take())
         .collect();
+    let session_synchronous_commit = std::mem::take(
+        &mut *shared
+            .session_modes
+            .lock()
+            .expect("the mode count is never poisoned"),
+    );
     Ok(Outcome {
         ledgers,
+        session_synchronous_commit,
         reconnects: shared.reconnects.load(Ordering::Acquire),
         total: collector.total,
         timeline: collector.timeline,
@@ -387,7 +412,10 @@ impl Worker {
 
     async fn work(mut self) {
         let opened = futures_util::future::join_all(self.ids.iter().map(|&id| self.open(id))).await;
-        let sessions: Result<Vec<Session>, EngineError> = opened.into_iter().collect();
+        let sessions: Result<Vec<Session>, EngineError> = opened
+            .into_iter()
+            .collect::<Result<Vec<Session>, EngineError>>()
+            .and_then(|s| self.check_modes(s));
         let sessions = match sessions {
             Ok(s) => {
                 let _ = self.ready.send(Ok(()));
@@ -442,6 +470,35 @@ impl Worker {
     async fn open(&self, id: usize) -> Result<Session, EngineError> {
         open_session(&self.config, &self.target, id).await
     }
+
+    /// Counts the sessions by the mode they reported; refuses any that is not the one expected.
+    fn check_modes(&self, sessions: Vec<Session>) -> Result<Vec<Session>, EngineError> {
+        for (&id, session) in self.ids.iter().zip(&sessions) {
+            let reported = session.synchronous_commit();
+            if let Some(expected) = self.config.expect_synchronous_commit
+                && SyncCommit::from_server(reported) != Some(expected)
+            {
+                return Err(EngineError::SessionMode {
+                    client: id,
+                    reported: reported.to_string(),
+                    expected,
+                });
+            }
+        }
+        for session in &sessions {
+            count_mode(&self.shared, session);
+        }
+        Ok(sessions)
+    }
+}
+
+fn count_mode(shared: &Shared, session: &Session) {
+    *shared
+        .session_modes
+        .lock()
+        .expect("the mode count is never poisoned")
+        .entry(session.synchronous_commit().to_string())
+        .or_default() += 1;
 }
 
 async fn open_session(
@@ -561,6 +618,8 @@ async fn client_loop(
                     break 'load;
                 }
                 if let Ok(s) = open_session(&config, &target, id).await {
+                    // Counted, not refused: the load is already running.
+                    count_mode(&shared, &s);
                     session = s;
                     shared.reconnects.fetch_add(1, Ordering::AcqRel);
                     break;

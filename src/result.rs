@@ -21,6 +21,11 @@ pub struct RunResult {
     /// RFC 3339, when the measured load started.
     pub started_at: String,
     pub target: TargetInfo,
+    /// Benchmark sessions by the synchronous_commit each reported after its setup (sessions
+    /// opened again after a lost connection included). Empty in results written before it
+    /// was recorded.
+    #[serde(default)]
+    pub session_synchronous_commit: BTreeMap<String, u64>,
     pub options: RunOptions,
     pub summary: Summary,
     /// Failed transactions by SQLSTATE (`connection` when the session was lost).
@@ -139,6 +144,7 @@ impl RunResult {
             tool: Tool::default(),
             started_at: humantime::format_rfc3339_millis(outcome.started_at).to_string(),
             target,
+            session_synchronous_commit: outcome.session_synchronous_commit.clone(),
             options,
             summary: Summary {
                 transactions: total.transactions(),
@@ -169,4 +175,73 @@ pub fn write_json_file<T: Serialize>(path: &std::path::Path, value: &T) -> std::
     let tmp = path.with_extension("json.partial");
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Stats;
+
+    fn result() -> RunResult {
+        let mut total = Stats::default();
+        total.record(1500);
+        let outcome = Outcome {
+            total,
+            timeline: Vec::new(),
+            measured: std::time::Duration::from_secs(1),
+            connection_time: std::time::Duration::from_millis(3),
+            started_at: std::time::UNIX_EPOCH,
+            interrupted: false,
+            clients_lost: 0,
+            abandoned: 0,
+            reconnects: 0,
+            ledgers: Vec::new(),
+            session_synchronous_commit: BTreeMap::from([("local".to_string(), 2)]),
+        };
+        let options = RunOptions {
+            builtin: Builtin::TpcbLike,
+            protocol: Protocol::Prepared,
+            clients: 2,
+            threads: 1,
+            duration: Some(1),
+            transactions_per_client: None,
+            warmup: 0,
+            scale: 1,
+            sync_commit: Some(SyncCommit::Local),
+            seed: 1,
+        };
+        let target = TargetInfo {
+            connection: "host=h".into(),
+            patroni: None,
+            leader: None,
+            server_version: "15".into(),
+            synchronous_commit: "local".into(),
+            synchronous_standby_names: String::new(),
+            sync_standby_attached: None,
+        };
+        RunResult::new(options, target, &outcome)
+    }
+
+    #[test]
+    fn the_sessions_modes_are_recorded_and_results_written_before_them_still_load() {
+        let r = result();
+        let mut v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v["session_synchronous_commit"],
+            serde_json::json!({"local": 2})
+        );
+        assert_eq!(serde_json::from_value::<RunResult>(v.clone()).unwrap(), r);
+        v.as_object_mut()
+            .unwrap()
+            .remove("session_synchronous_commit");
+        let old: RunResult = serde_json::from_value(v).unwrap();
+        assert!(old.session_synchronous_commit.is_empty());
+        assert_eq!(
+            RunResult {
+                session_synchronous_commit: r.session_synchronous_commit.clone(),
+                ..old
+            },
+            r
+        );
+    }
 }

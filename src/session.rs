@@ -30,6 +30,8 @@ pub struct Session {
     /// Prepared statement names, P0, P1, ...
     names: Vec<String>,
     text: String,
+    /// `SHOW synchronous_commit` after the setup: the mode this session commits under.
+    synchronous_commit: String,
 }
 
 /// A transaction that committed; `warned` when the server said the wait for synchronous
@@ -73,7 +75,8 @@ impl TxnError {
 }
 
 impl Session {
-    /// Runs `setup` (for example `SET synchronous_commit`), then prepares the script.
+    /// Runs `setup` (for example `SET synchronous_commit`), reads the synchronous_commit the
+    /// session now runs under, then prepares the script.
     pub async fn open(
         mut conn: WireConn,
         builtin: Builtin,
@@ -84,6 +87,12 @@ impl Session {
         for sql in setup {
             conn.simple(sql).await?;
         }
+        // Read in the session itself: a role, database or connection setting can differ from
+        // what a control session or Patroni shows.
+        let synchronous_commit = conn
+            .query_value("SHOW synchronous_commit")
+            .await?
+            .unwrap_or_default();
         let mut steps: Vec<Step> = builtin
             .statements()
             .iter()
@@ -117,7 +126,13 @@ impl Session {
             steps,
             names,
             text: String::new(),
+            synchronous_commit,
         })
+    }
+
+    /// The synchronous_commit this session reported after its setup.
+    pub fn synchronous_commit(&self) -> &str {
+        &self.synchronous_commit
     }
 
     /// Index of the target host this session reached.

@@ -276,6 +276,7 @@ async fn run_cell(
         warmup_secs: plan.warmup,
         scale: key.scale,
         session_setup: Vec::new(),
+        expect_synchronous_commit: Some(key.mode),
         seed,
         drain_timeout: Duration::from_secs(10),
         audit_run_id: None,

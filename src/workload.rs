@@ -294,14 +294,70 @@ mod tests {
     }
 
     #[test]
-    fn every_builtin_statement_parses() {
-        for b in [
-            Builtin::TpcbLike,
-            Builtin::SimpleUpdate,
-            Builtin::SelectOnly,
-        ] {
-            for sql in b.statements() {
-                Statement::parse(sql).unwrap();
+    fn every_builtin_statement_parses_into_its_parameters_and_renders_as_pgbench_sends_it() {
+        use Var::*;
+        let draw = Draw {
+            aid: 42,
+            bid: 2,
+            tid: 13,
+            delta: -17,
+        };
+        // (positional SQL, parameters, the simple protocol's text for `draw`)
+        let begin = ("BEGIN", vec![], "BEGIN");
+        let end = ("END", vec![], "END");
+        let update_accounts = (
+            "UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2",
+            vec![Delta, Aid],
+            "UPDATE pgbench_accounts SET abalance = abalance + -17 WHERE aid = 42",
+        );
+        let select = (
+            "SELECT abalance FROM pgbench_accounts WHERE aid = $1",
+            vec![Aid],
+            "SELECT abalance FROM pgbench_accounts WHERE aid = 42",
+        );
+        let update_tellers = (
+            "UPDATE pgbench_tellers SET tbalance = tbalance + $1 WHERE tid = $2",
+            vec![Delta, Tid],
+            "UPDATE pgbench_tellers SET tbalance = tbalance + -17 WHERE tid = 13",
+        );
+        let update_branches = (
+            "UPDATE pgbench_branches SET bbalance = bbalance + $1 WHERE bid = $2",
+            vec![Delta, Bid],
+            "UPDATE pgbench_branches SET bbalance = bbalance + -17 WHERE bid = 2",
+        );
+        let insert = (
+            "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES ($1, $2, $3, $4, CURRENT_TIMESTAMP)",
+            vec![Tid, Bid, Aid, Delta],
+            "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (13, 2, 42, -17, CURRENT_TIMESTAMP)",
+        );
+        let expected = [
+            (
+                Builtin::TpcbLike,
+                vec![
+                    &begin,
+                    &update_accounts,
+                    &select,
+                    &update_tellers,
+                    &update_branches,
+                    &insert,
+                    &end,
+                ],
+            ),
+            (
+                Builtin::SimpleUpdate,
+                vec![&begin, &update_accounts, &select, &insert, &end],
+            ),
+            (Builtin::SelectOnly, vec![&select]),
+        ];
+        let mut text = String::new();
+        for (b, want) in expected {
+            assert_eq!(b.statements().len(), want.len(), "{}", b.name());
+            for (sql, (positional, params, rendered)) in b.statements().iter().zip(want) {
+                let st = Statement::parse(sql).unwrap();
+                assert_eq!(&st.positional_sql, positional, "{}", b.name());
+                assert_eq!(&st.params, params, "{sql}");
+                st.render_into(&draw, &mut text);
+                assert_eq!(&text, rendered, "{sql}");
             }
         }
     }

@@ -151,6 +151,49 @@ fn run_through_patroni_switches_verifies_measures_and_restores() {
     assert_eq!(l.leader_setting("synchronous_commit"), "on");
 }
 
+#[test]
+fn every_session_of_a_patroni_run_runs_under_the_mode_switched_cluster_wide() {
+    let l = lab();
+    let _x = exclusive();
+    ensure_tables();
+    let before = l.config();
+    for mode in ["off", "local", "remote_write", "on", "remote_apply"] {
+        let json = l.dir.join(format!("sessions-{mode}.json"));
+        let out = check(
+            with_rest_auth()
+                .args([
+                    "run",
+                    "-c",
+                    "3",
+                    "-j",
+                    "2",
+                    "-t",
+                    "5",
+                    "--sync-commit",
+                    mode,
+                ])
+                .arg("--json")
+                .arg(&json)
+                .args(patroni_args())
+                .output()
+                .unwrap(),
+            mode,
+        );
+        assert_eq!(field(&stdout(&out), "synchronous_commit:"), mode);
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(r["target"]["synchronous_commit"], mode);
+        // No SET in these sessions: each one reports the cluster-wide setting itself.
+        assert_eq!(
+            r["session_synchronous_commit"],
+            serde_json::json!({ mode: 3 }),
+            "{mode}"
+        );
+        assert_eq!(r["summary"]["transactions"], 15);
+    }
+    assert_eq!(l.config(), before);
+}
+
 fn leader_url() -> String {
     format!(
         "postgresql://postgres@127.0.0.1:{}/postgres",
@@ -298,8 +341,20 @@ fn a_remote_mode_without_a_sync_standby_is_refused_unless_allowed() {
         "synchronous_mode off",
     );
     assert_eq!(l.leader_setting("synchronous_standby_names"), "");
+    let before = l.config();
+    // A mode the configuration does not hold yet: the refusal comes after the switch, so
+    // only a complete restore leaves the configuration as it was.
     let refused = with_rest_auth()
-        .args(["run", "-c", "1", "-T", "1", "--sync-commit", "on", "--out"])
+        .args([
+            "run",
+            "-c",
+            "1",
+            "-T",
+            "1",
+            "--sync-commit",
+            "remote_apply",
+            "--out",
+        ])
         .arg(l.dir.join("refused"))
         .args(patroni_args())
         .output()
@@ -309,6 +364,11 @@ fn a_remote_mode_without_a_sync_standby_is_refused_unless_allowed() {
         stderr(&refused).contains("no synchronous standby is attached"),
         "{}",
         stderr(&refused)
+    );
+    assert_eq!(
+        l.config(),
+        before,
+        "the whole configuration after the refusal"
     );
     let json = l.dir.join("allowed.json");
     let allowed = check(
@@ -338,6 +398,7 @@ fn a_remote_mode_without_a_sync_standby_is_refused_unless_allowed() {
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(r["target"]["sync_standby_attached"], false);
+    assert_eq!(l.config(), before);
     check(
         with_rest_auth()
             .args(["cluster", "restore", "--from"])
@@ -502,6 +563,7 @@ fn lab_down_stops_every_process_of_the_lab_and_nothing_else() {
         .arg(&dir)
         .output()
         .unwrap();
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
     assert!(
         stderr(&again).contains("a lab already runs in"),
         "{}",

@@ -2,8 +2,10 @@
 //! page's self-containment, warnings, partial sweeps, and the command through the binary.
 //!
 //! Snapshots live in tests/fixtures/sweep-small/expected/; after an intended change run
-//! `UPDATE_SNAPSHOTS=1 cargo test --test report` and review the diff.
+//! `UPDATE_SNAPSHOTS=1 cargo test --test report` (it rewrites what differs and fails), review
+//! the diff, and run the tests again.
 
+mod snapshot;
 mod sweep_fixture;
 
 use std::path::PathBuf;
@@ -11,6 +13,7 @@ use std::path::PathBuf;
 use pgsyncbench::mode::SyncCommit;
 use pgsyncbench::report::{self, ChartFile, Report, Warning};
 use pgsyncbench::results::{self, Results};
+use snapshot::snapshot;
 use sweep_fixture::*;
 
 const FIXTURE: &str = "sweep-small";
@@ -293,9 +296,72 @@ fn report_command_writes_the_files_from_the_folder_alone() {
     let r = Results::load(&dir.0).unwrap();
     let read = |f: &str| std::fs::read_to_string(dir.0.join(f)).unwrap();
     assert_eq!(read("summary.csv"), results::summary_csv(&r.cells));
-    // The pages are the library's rendering with the charts the command drew.
-    let charts = pgsyncbench::charts::render_all(&r, &dir.0.join("charts")).unwrap();
-    assert_eq!(charts.len(), 13);
+    // The library draws the same charts elsewhere; the command's own files are what is checked.
+    let library = Scratch::new("library-charts");
+    let drawn = pgsyncbench::charts::render_all(&r, &library.0).unwrap();
+    assert_eq!(drawn.len(), 13);
+    let command_dir = dir.0.join("charts");
+    let mut written: Vec<String> = std::fs::read_dir(&command_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    let mut want: Vec<String> = drawn
+        .iter()
+        .flat_map(|c| [format!("{}.svg", c.name), format!("{}.png", c.name)])
+        .collect();
+    want.sort();
+    assert_eq!(written, want, "the command's charts folder");
+    let charts: Vec<ChartFile> = drawn
+        .iter()
+        .map(|c| ChartFile {
+            svg: command_dir.join(format!("{}.svg", c.name)),
+            png: command_dir.join(format!("{}.png", c.name)),
+            ..c.clone()
+        })
+        .collect();
+    for (mine, lib) in charts.iter().zip(&drawn) {
+        let texts = svg_texts(&mine.svg);
+        // The chart's own heading is its title without the group.
+        let heading = mine.title.split(" — ").next().unwrap();
+        assert_eq!(
+            texts.first().map(String::as_str),
+            Some(heading),
+            "{}",
+            mine.name
+        );
+        if let Some(rest) = mine.name.strip_prefix("timeline_") {
+            let (mode, rep) = rest.rsplit_once("_r").unwrap();
+            let mode = SyncCommit::ALL
+                .into_iter()
+                .find(|m| mode.ends_with(&format!("_{m}")))
+                .unwrap();
+            assert_eq!(texts[0], format!("Timeline: {mode}, repetition {rep}"));
+        } else {
+            // bars and spectra: one series or bar per mode (`*` marks a repetition left out)
+            for mode in SyncCommit::ALL {
+                assert!(
+                    texts
+                        .iter()
+                        .any(|t| t.strip_suffix('*').unwrap_or(t) == mode.as_str()),
+                    "{}: no {mode} in {texts:?}",
+                    mine.name
+                );
+            }
+        }
+        assert_eq!(
+            std::fs::read(&mine.svg).unwrap(),
+            std::fs::read(&lib.svg).unwrap(),
+            "{} differs from the library's rendering",
+            mine.svg.display()
+        );
+        assert_eq!(
+            std::fs::read(&mine.png).unwrap(),
+            std::fs::read(&lib.png).unwrap(),
+            "{} differs from the library's rendering",
+            mine.png.display()
+        );
+    }
     assert_eq!(read("report.md"), report::render_markdown(&r, &charts));
     let inlined: Vec<(ChartFile, String)> = charts
         .iter()
@@ -305,6 +371,24 @@ fn report_command_writes_the_files_from_the_folder_alone() {
     assert_eq!(html, report::render_html(&r, &inlined));
     assert!(html.matches("<svg").count() >= 13);
     assert_eq!(external_references(&html), Vec::<String>::new());
+}
+
+/// The text of every `<text>` element of an SVG file, in document order; panics unless the
+/// file is an SVG document.
+fn svg_texts(path: &std::path::Path) -> Vec<String> {
+    let source = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&source)
+        .unwrap_or_else(|e| panic!("{} is not XML: {e}", path.display()));
+    assert_eq!(
+        doc.root_element().tag_name().name(),
+        "svg",
+        "{}",
+        path.display()
+    );
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap_or_default().trim().to_string())
+        .collect()
 }
 
 #[test]

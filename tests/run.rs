@@ -82,13 +82,74 @@ fn tpcb_like_keeps_every_balance_and_history_in_agreement() {
     );
 }
 
+/// What the tables hold and what the server counted as written to them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Tables {
+    history_rows: i64,
+    history_delta: i64,
+    abalance: i64,
+    tbalance: i64,
+    bbalance: i64,
+    /// pg_stat_user_tables n_tup_ins + n_tup_upd + n_tup_del of accounts, branches, history,
+    /// tellers (in that order).
+    written: [i64; 4],
+}
+
+impl std::ops::Sub for Tables {
+    type Output = Tables;
+    fn sub(self, b: Tables) -> Tables {
+        Tables {
+            history_rows: self.history_rows - b.history_rows,
+            history_delta: self.history_delta - b.history_delta,
+            abalance: self.abalance - b.abalance,
+            tbalance: self.tbalance - b.tbalance,
+            bbalance: self.bbalance - b.bbalance,
+            written: std::array::from_fn(|i| self.written[i] - b.written[i]),
+        }
+    }
+}
+
+fn tables(db: &str) -> Tables {
+    let s = server();
+    // A backend flushes its table statistics before it leaves pg_stat_activity: once the
+    // run's sessions are gone, their writes are counted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while s.psql(
+        db,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+    ) != "0"
+    {
+        assert!(std::time::Instant::now() < deadline, "sessions left");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let line = s.psql(
+        db,
+        "SELECT concat_ws(' ', (SELECT count(*) FROM pgbench_history), (SELECT coalesce(sum(delta), 0) FROM pgbench_history),
+           (SELECT sum(abalance) FROM pgbench_accounts), (SELECT sum(tbalance) FROM pgbench_tellers),
+           (SELECT sum(bbalance) FROM pgbench_branches),
+           (SELECT string_agg((n_tup_ins + n_tup_upd + n_tup_del)::text, ' ' ORDER BY relname) FROM pg_stat_user_tables
+             WHERE relname IN ('pgbench_accounts', 'pgbench_branches', 'pgbench_history', 'pgbench_tellers')))",
+    );
+    let v: Vec<i64> = line.split(' ').map(|x| x.parse().unwrap()).collect();
+    assert_eq!(v.len(), 9, "{line}");
+    Tables {
+        history_rows: v[0],
+        history_delta: v[1],
+        abalance: v[2],
+        tbalance: v[3],
+        bbalance: v[4],
+        written: [v[5], v[6], v[7], v[8]],
+    }
+}
+
 #[test]
-fn every_builtin_runs_under_every_protocol_with_exact_transaction_counts() {
+fn every_builtin_runs_under_every_protocol_with_exact_transaction_counts_and_writes() {
     let s = server();
     let db = s.database("protocols");
     init(&db, &["-s", "1", "-q"]);
     for builtin in ["tpcb-like", "simple-update", "select-only"] {
         for protocol in ["simple", "extended", "prepared"] {
+            let before = tables(&db);
             let out = check(
                 run(
                     &db,
@@ -106,13 +167,38 @@ fn every_builtin_runs_under_every_protocol_with_exact_transaction_counts() {
             );
             assert_eq!(field(&text, "number of failed transactions:"), "0 (0.000%)");
             assert_eq!(field(&text, "query mode:"), protocol);
+            let d = tables(&db) - before;
+            let what = format!("{builtin} {protocol}: {d:?}");
+            // 45 transactions: one history row, one row updated per table the script updates.
+            match builtin {
+                "tpcb-like" => {
+                    assert_eq!(d.history_rows, 45, "{what}");
+                    assert_eq!(d.written, [45, 45, 45, 45], "{what}");
+                    assert_eq!(d.abalance, d.history_delta, "{what}");
+                    assert_eq!(d.tbalance, d.history_delta, "{what}");
+                    assert_eq!(d.bbalance, d.history_delta, "{what}");
+                }
+                "simple-update" => {
+                    assert_eq!(d.history_rows, 45, "{what}");
+                    // accounts and history only; tellers and branches untouched
+                    assert_eq!(d.written, [45, 0, 45, 0], "{what}");
+                    assert_eq!(d.abalance, d.history_delta, "{what}");
+                    assert_eq!((d.tbalance, d.bbalance), (0, 0), "{what}");
+                }
+                _ => {
+                    let nothing = Tables {
+                        history_rows: 0,
+                        history_delta: 0,
+                        abalance: 0,
+                        tbalance: 0,
+                        bbalance: 0,
+                        written: [0; 4],
+                    };
+                    assert_eq!(d, nothing, "select-only writes nothing: {what}");
+                }
+            }
         }
     }
-    // simple-update touches accounts and history only
-    assert_eq!(
-        s.psql(&db, "SELECT sum(tbalance) FROM pgbench_tellers"),
-        s.psql(&db, "SELECT sum(bbalance) FROM pgbench_branches")
-    );
 }
 
 #[test]
@@ -124,7 +210,19 @@ fn tables_made_by_pgbench_run_under_pgsyncbench_and_the_reverse() {
         run(&db, &["-c", "2", "-t", "10", "-M", "prepared"]),
         "run on pgbench tables",
     );
-    assert_eq!(field(&stdout(&out), "scaling factor:"), "1");
+    let text = stdout(&out);
+    assert_eq!(field(&text, "scaling factor:"), "1");
+    assert_eq!(
+        field(&text, "number of transactions actually processed:"),
+        "20/20",
+        "{text}"
+    );
+    assert_eq!(field(&text, "number of failed transactions:"), "0 (0.000%)");
+    assert_eq!(
+        s.psql(&db, "SELECT count(*) FROM pgbench_history"),
+        "20",
+        "one history row per transaction"
+    );
 
     init(&db, &["-s", "2", "-F", "90"]);
     let out = check(
@@ -202,10 +300,19 @@ fn init_options_shape_the_tables_as_pgbench_does() {
         "{}",
         stdout(&out)
     );
-    check(
+    let out = check(
         run(&db, &["-c", "2", "-t", "5"]),
         "run on partitioned tables",
     );
+    let text = stdout(&out);
+    assert_eq!(
+        field(&text, "number of transactions actually processed:"),
+        "10/10",
+        "{text}"
+    );
+    assert_eq!(field(&text, "number of failed transactions:"), "0 (0.000%)");
+    // pgbench's 10 transactions and ours, each with its history row
+    assert_eq!(s.psql(&db, "SELECT count(*) FROM pgbench_history"), "20");
 }
 
 #[test]
@@ -314,56 +421,147 @@ fn warmup_load_runs_but_is_not_counted() {
     assert!((1.9..3.5).contains(&secs), "measured {secs} s");
 }
 
+const MODES: [&str; 5] = ["off", "local", "remote_write", "on", "remote_apply"];
+
 #[test]
-fn sync_commit_is_set_in_every_session() {
+fn every_session_runs_under_the_mode_asked_for_or_else_the_servers() {
     let s = server();
     let db = s.database("synccommit");
     init(&db, &["-s", "1", "-q"]);
     let json = json_file("synccommit");
+    for mode in MODES {
+        let out = check(
+            run(
+                &db,
+                &[
+                    "-c",
+                    "3",
+                    "-j",
+                    "2",
+                    "-t",
+                    "5",
+                    "--sync-commit",
+                    mode,
+                    "--json",
+                    json.to_str().unwrap(),
+                ],
+            ),
+            mode,
+        );
+        let line = field(&stdout(&out), "synchronous_commit:").to_string();
+        let (shown, note) = line.split_once(' ').unwrap_or((&line, ""));
+        assert_eq!(shown, mode);
+        // This server has no standby: a remote mode says its commits did not wait for one.
+        let remote = ["remote_write", "on", "remote_apply"].contains(&mode);
+        assert_eq!(
+            note.contains("no synchronous standby attached"),
+            remote,
+            "{line}"
+        );
+        let r = read_json(&json);
+        assert_eq!(r["options"]["sync_commit"], mode);
+        assert_eq!(r["target"]["synchronous_commit"], mode);
+        // What each of the 3 benchmark sessions said after its SET, not the control session.
+        assert_eq!(
+            r["session_synchronous_commit"],
+            serde_json::json!({ mode: 3 }),
+            "{mode}"
+        );
+        assert_eq!(
+            schema_violations("run-result.schema.json", &r),
+            Vec::<String>::new()
+        );
+    }
+    // Without --sync-commit the sessions run under the server's setting, here the database's.
+    s.psql(
+        "postgres",
+        &format!("ALTER DATABASE {db} SET synchronous_commit = 'remote_write'"),
+    );
     let out = check(
         run(
             &db,
-            &[
-                "-c",
-                "2",
-                "-t",
-                "5",
-                "--sync-commit",
-                "off",
-                "--json",
-                json.to_str().unwrap(),
-            ],
+            &["-c", "2", "-t", "5", "--json", json.to_str().unwrap()],
         ),
-        "run",
+        "run without --sync-commit",
     );
-    assert_eq!(field(&stdout(&out), "synchronous_commit:"), "off");
-    assert_eq!(read_json(&json)["options"]["sync_commit"], "off");
-    // The same mechanism the engine uses, observed on a live session.
+    assert_eq!(field(&stdout(&out), "synchronous_commit:"), "remote_write");
+    let r = read_json(&json);
+    assert_eq!(r["options"]["sync_commit"], serde_json::Value::Null);
+    assert_eq!(
+        r["session_synchronous_commit"],
+        serde_json::json!({ "remote_write": 2 })
+    );
+}
+
+/// The engine on this test's server, with the given setup statements and expected mode.
+fn engine_run(
+    db: &str,
+    setup: &str,
+    expect: pgsyncbench::mode::SyncCommit,
+) -> Result<pgsyncbench::engine::Outcome, pgsyncbench::engine::EngineError> {
+    use pgsyncbench::engine::{EngineConfig, StopAfter};
+    let opts = pgsyncbench::conn::ConnOptions {
+        dbname: Some(format!(
+            "host=127.0.0.1 port={} user=postgres dbname={db}",
+            server().port
+        )),
+        ..Default::default()
+    };
+    let target = pgsyncbench::conn::Target::resolve(&opts, &pgsyncbench::conn::ProcessEnv).unwrap();
+    let config = EngineConfig {
+        builtin: pgsyncbench::workload::Builtin::TpcbLike,
+        protocol: pgsyncbench::workload::Protocol::Prepared,
+        clients: 3,
+        threads: 2,
+        stop: StopAfter::Transactions(4),
+        warmup_secs: 0,
+        scale: 1,
+        session_setup: vec![setup.to_string()],
+        expect_synchronous_commit: Some(expect),
+        seed: 1,
+        drain_timeout: std::time::Duration::from_secs(10),
+        audit_run_id: None,
+        reconnect: false,
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
-        let opts = pgsyncbench::conn::ConnOptions {
-            host: Some("127.0.0.1".into()),
-            port: Some(s.port),
-            user: Some("postgres".into()),
-            dbname: Some(db.clone()),
-        };
-        let target =
-            pgsyncbench::conn::Target::resolve(&opts, &pgsyncbench::conn::ProcessEnv).unwrap();
-        let mut conn = pgsyncbench::wire::connect(&target).await.unwrap();
-        conn.simple("SET synchronous_commit = 'remote_apply'")
-            .await
-            .unwrap();
-        assert_eq!(
-            conn.query_value("SHOW synchronous_commit")
-                .await
-                .unwrap()
-                .as_deref(),
-            Some("remote_apply")
-        );
-    });
+    rt.block_on(pgsyncbench::engine::run(
+        &config,
+        &target,
+        &mut [],
+        std::future::pending(),
+    ))
+}
+
+#[test]
+fn a_session_under_another_mode_than_expected_stops_the_load_before_it_starts() {
+    use pgsyncbench::mode::SyncCommit;
+    let s = server();
+    let db = s.database("modemismatch");
+    init(&db, &["-s", "1", "-q"]);
+    // Sessions that end up under `local` while `remote_apply` is expected.
+    let err = engine_run(
+        &db,
+        "SET synchronous_commit = 'local'",
+        SyncCommit::RemoteApply,
+    )
+    .expect_err("the load must not run under another mode");
+    let text = err.to_string();
+    assert!(
+        text.contains("synchronous_commit=local, not remote_apply"),
+        "{text}"
+    );
+    assert!(text.contains("nothing was measured"), "{text}");
+    assert_eq!(s.psql(&db, "SELECT count(*) FROM pgbench_history"), "0");
+    // The same sessions, expected as they are: the load runs and each session is counted.
+    let outcome = engine_run(&db, "SET synchronous_commit = 'local'", SyncCommit::Local).unwrap();
+    assert_eq!(
+        outcome.session_synchronous_commit,
+        std::collections::BTreeMap::from([("local".to_string(), 3)])
+    );
+    assert_eq!(outcome.total.transactions(), 12);
 }
 
 #[test]
@@ -582,6 +780,45 @@ fn a_connection_lost_mid_run_is_a_failure_and_the_run_still_reports() {
     assert_eq!(r["summary"]["clients_lost"], 1);
     assert_eq!(r["failures"]["57P01"], 1, "{}", r["failures"]);
     assert!(r["summary"]["transactions"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn failed_transactions_are_counted_reported_and_make_the_exit_status_2() {
+    let s = server();
+    let db = s.database("failedtx");
+    init(&db, &["-s", "1", "-q"]);
+    // A transaction drawing a negative delta fails at its history INSERT and rolls back; the
+    // client goes on with the next one.
+    s.psql(
+        &db,
+        "ALTER TABLE pgbench_history ADD CONSTRAINT nonnegative CHECK (delta >= 0)",
+    );
+    let json = json_file("failedtx");
+    let out = run(
+        &db,
+        &["-c", "2", "-t", "30", "--json", json.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stdout(&out);
+    let r = read_json(&json);
+    let failed = r["summary"]["failed"].as_u64().unwrap();
+    let committed = r["summary"]["transactions"].as_u64().unwrap();
+    assert!(failed > 0 && committed > 0, "{text}");
+    assert_eq!(failed + committed, 60, "{text}");
+    assert_eq!(r["failures"], serde_json::json!({ "23514": failed }));
+    assert_eq!(r["summary"]["clients_lost"], 0);
+    assert_eq!(
+        field(&text, "number of transactions actually processed:"),
+        format!("{committed}/60")
+    );
+    assert!(
+        field(&text, "number of failed transactions:").starts_with(&format!("{failed} (")),
+        "{text}"
+    );
+    assert_eq!(
+        s.psql(&db, "SELECT count(*) FROM pgbench_history"),
+        committed.to_string()
+    );
 }
 
 /// Whether a new session to `conninfo` is encrypted, through the benchmark's wire client and

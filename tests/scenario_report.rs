@@ -1,9 +1,11 @@
 //! Scenario results in reports, from a committed result of a real lab run
 //! (tests/fixtures/scenario-sync-candidates-loss/): the schema, the section's snapshot, and
 //! the report command on a scenario folder. After an intended change to the section run
-//! `UPDATE_SNAPSHOTS=1 cargo test --test scenario_report` and review the diff.
+//! `UPDATE_SNAPSHOTS=1 cargo test --test scenario_report` (it rewrites what differs and fails),
+//! review the diff, and run the tests again.
 
 mod common;
+mod snapshot;
 
 use std::path::{Path, PathBuf};
 
@@ -38,12 +40,7 @@ fn the_scenario_section_matches_its_snapshot() {
             Vec::<Block>::new()
         }));
     let md = doc.markdown();
-    let expected = fixture().join("expected/section.md");
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::create_dir_all(expected.parent().unwrap()).unwrap();
-        std::fs::write(&expected, &md).unwrap();
-    }
-    assert_eq!(md, std::fs::read_to_string(&expected).unwrap());
+    snapshot::snapshot(&fixture().join("expected/section.md"), &md);
     // cost and benefit side by side, per variant
     assert!(md.contains("| non-strict |") && md.contains("| strict |"));
     assert!(md.contains("| lost |"));

@@ -119,6 +119,10 @@ fn cell(key: CellKey, rng: &mut Rng) -> CellResult {
                 synchronous_standby_names: "\"node2\"".into(),
                 sync_standby_attached: Some(true),
             },
+            session_synchronous_commit: BTreeMap::from([(
+                key.mode.to_string(),
+                key.clients as u64,
+            )]),
             options: RunOptions {
                 builtin: key.workload,
                 protocol: Protocol::Prepared,

@@ -27,7 +27,8 @@ use crate::summary;
 
 /// Default measured duration: pgbench's default of 10 transactions per client measures nothing.
 const DEFAULT_SECONDS: u64 = 10;
-/// Exit code when clients lost their connection (pgbench's "run was aborted").
+/// Exit code when clients lost their connection or transactions failed (pgbench's "run was
+/// aborted": its clients stop at an error that ours count and go past).
 pub const EXIT_INCOMPLETE: u8 = 2;
 
 pub async fn run(args: RunArgs) -> Result<u8, Failure> {
@@ -346,6 +347,9 @@ async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8,
         warmup_secs: args.warmup,
         scale: tables.scale,
         session_setup: at.session_setup.clone(),
+        expect_synchronous_commit: args
+            .sync_commit
+            .or_else(|| SyncCommit::from_server(&synchronous_commit)),
         seed: options.seed,
         drain_timeout: Duration::from_secs(10),
         audit_run_id: None,
@@ -413,7 +417,7 @@ async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8,
     }
     Ok(if result.summary.interrupted {
         interrupted_failure().code
-    } else if result.summary.clients_lost > 0 {
+    } else if result.summary.clients_lost > 0 || result.summary.failed > 0 {
         EXIT_INCOMPLETE
     } else {
         0

@@ -18,6 +18,7 @@ use crate::control::{self, ControlError, SyncChange};
 use crate::engine::{self, EngineConfig, StopAfter};
 use crate::interrupt::Interrupt;
 use crate::lab::Lab;
+use crate::mode::SyncCommit;
 use crate::patroni::{Cluster, HistoryEntry, Patroni, Role, Timing};
 use crate::result::{RunOptions, RunResult, TargetInfo};
 use crate::server;
@@ -352,6 +353,7 @@ async fn run_variant(
         warmup_secs: 0,
         scale: w.scale,
         session_setup: Vec::new(),
+        expect_synchronous_commit: SyncCommit::from_server(&live.synchronous_commit),
         seed,
         drain_timeout: Duration::from_secs(15),
         audit_run_id: Some(run_id.clone()),
@@ -1204,7 +1206,7 @@ mod tests {
             synchronous_mode: Some(SyncMode::On),
             strict: Some(true),
             failsafe_mode: Some(true),
-            synchronous_commit: Some(crate::mode::SyncCommit::RemoteApply),
+            synchronous_commit: Some(SyncCommit::RemoteApply),
             node_count: None,
         };
         assert_eq!(

@@ -58,34 +58,3 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
-
-/// Compares `actual` with a committed expected file; with UPDATE_SNAPSHOTS=1 it rewrites the file
-/// instead (then review the diff with git before committing).
-pub fn snapshot(expected: &Path, actual: &str) {
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
-        std::fs::create_dir_all(expected.parent().unwrap()).unwrap();
-        std::fs::write(expected, actual).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(expected).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {}: {e}; create it with UPDATE_SNAPSHOTS=1 cargo test --test report",
-            expected.display()
-        )
-    });
-    if want != actual {
-        let line = want
-            .lines()
-            .zip(actual.lines())
-            .position(|(a, b)| a != b)
-            .unwrap_or_else(|| want.lines().count().min(actual.lines().count()));
-        panic!(
-            "{} differs from what is rendered now, first at line {}:\n  expected: {:?}\n  actual:   {:?}\n\
-             If the change is intended, run UPDATE_SNAPSHOTS=1 cargo test --test report and review the diff.",
-            expected.display(),
-            line + 1,
-            want.lines().nth(line),
-            actual.lines().nth(line)
-        );
-    }
-}
