@@ -107,6 +107,10 @@ pub struct Live {
     /// Standbys pg_stat_replication shows streaming, whatever their sync state.
     #[serde(default)]
     pub streaming: Vec<String>,
+    /// Where the session's synchronous_commit comes from (pg_settings.source): `database`,
+    /// `user` or `database user` mean an ALTER ... SET that overrides the cluster's setting.
+    #[serde(default)]
+    pub synchronous_commit_source: String,
     /// Seconds from the PATCH to the state being observed.
     pub took: f64,
 }
@@ -184,6 +188,15 @@ async fn unmet(live: &Live, change: &SyncChange, patroni: &Patroni) -> Option<St
     if let Some(m) = change.synchronous_commit
         && SyncCommit::from_server(&live.synchronous_commit) != Some(m)
     {
+        if matches!(
+            live.synchronous_commit_source.as_str(),
+            "database" | "user" | "database user"
+        ) {
+            return Some(format!(
+                "SHOW synchronous_commit says {}, set for this {} (ALTER ... SET), which overrides Patroni's setting: RESET it there, or connect as another user or database",
+                live.synchronous_commit, live.synchronous_commit_source
+            ));
+        }
         return Some(format!(
             "SHOW synchronous_commit says {}",
             live.synchronous_commit
@@ -340,7 +353,8 @@ pub async fn observe(patroni: &Patroni, base: &Target) -> Result<Live, ControlEr
                               FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')), '{}'),
                     (SELECT boot_val FROM pg_settings WHERE name = 'synchronous_commit'),
                     coalesce((SELECT array_agg(application_name::text ORDER BY application_name)
-                              FROM pg_stat_replication WHERE state = 'streaming'), '{}')",
+                              FROM pg_stat_replication WHERE state = 'streaming'), '{}'),
+                    (SELECT source FROM pg_settings WHERE name = 'synchronous_commit')",
             &[],
         )
         .await
@@ -352,6 +366,7 @@ pub async fn observe(patroni: &Patroni, base: &Target) -> Result<Live, ControlEr
         sync_standbys: row.get(2),
         synchronous_commit_default: row.get(3),
         streaming: row.get(4),
+        synchronous_commit_source: row.get(5),
         took: 0.0,
     })
 }

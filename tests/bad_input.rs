@@ -24,6 +24,9 @@ struct Case {
     within: Duration,
     /// Uses the shared lab: its configuration must be the same afterwards.
     on_lab: bool,
+    /// Progress lines may come before the error line (the failure comes after a change that
+    /// was put back); otherwise the error is all stderr says.
+    chatty: bool,
 }
 
 fn case(name: &'static str, args: &[&str], code: i32, says: &[&'static str]) -> Case {
@@ -35,6 +38,7 @@ fn case(name: &'static str, args: &[&str], code: i32, says: &[&'static str]) -> 
         says: says.to_vec(),
         within: Duration::from_secs(5),
         on_lab: false,
+        chatty: false,
     }
 }
 
@@ -42,6 +46,11 @@ impl Case {
     fn on_lab(mut self) -> Case {
         self.on_lab = true;
         self.within = Duration::from_secs(20);
+        self
+    }
+
+    fn chatty(mut self) -> Case {
+        self.chatty = true;
         self
     }
 
@@ -82,7 +91,10 @@ impl Case {
         let out = child.wait_with_output().unwrap();
         let took = started.elapsed();
         let err = stderr(&out);
-        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        let mut lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        if self.chatty {
+            lines = lines.split_off(lines.len().saturating_sub(1));
+        }
         let mut problems = Vec::new();
         if out.status.code() != Some(self.code) {
             problems.push(format!("exit {:?}, not {}", out.status.code(), self.code));
@@ -261,6 +273,24 @@ fn faults_on_a_real_server_and_cluster_fail_in_one_line_and_change_nothing() {
             .unwrap(),
         "init on the lab",
     );
+    // A database whose own synchronous_commit overrides whatever Patroni sets.
+    lab().psql_leader("DROP DATABASE IF EXISTS override_db");
+    lab().psql_leader("CREATE DATABASE override_db");
+    lab().psql_leader("ALTER DATABASE override_db SET synchronous_commit = local");
+    check(
+        pgsyncbench()
+            .args([
+                "init",
+                "-s",
+                "1",
+                "-q",
+                "-d",
+                &leader.replace("/postgres", "/override_db"),
+            ])
+            .output()
+            .unwrap(),
+        "init in override_db",
+    );
     let url = lab().patroni_url.clone();
     let dir = scratch("lab-cases");
     let out = dir.display().to_string();
@@ -278,6 +308,7 @@ fn faults_on_a_real_server_and_cluster_fail_in_one_line_and_change_nothing() {
         case("cluster: unknown setting value", &["cluster", "apply", "--patroni", &url, "--synchronous-mode", "sometimes"], 2, &["sometimes"]).on_lab(),
         case("cluster: restore a file that is not one", &["cluster", "restore", "--patroni", &url, "--from", &write(&dir, "x.json", "[]")], 1, &["not a Patroni dynamic configuration"]).on_lab(),
         case("cluster: --save under a file", &["cluster", "apply", "--patroni", &url, "--sync-commit", "local", "--save", &format!("{}/saved.json", write(&dir, "plain-file", ""))], 1, &["plain-file"]).on_lab(),
+        case("run: a database overrides synchronous_commit", &["run", "--patroni", &url, "-d", "override_db", "--sync-commit", "remote_write", "-T", "1", "--out", &out], 1, &["set for this database", "overrides Patroni's setting"]).on_lab().chatty(),
         case("lab: rtt on a lab without relays", &["lab", "rtt", "5", "--dir", &lab().dir.display().to_string()], 1, &["no replication relays", "--relays"]).on_lab(),
     ];
     let _x = common::lab::exclusive();
