@@ -205,8 +205,19 @@ fn leader_url() -> String {
 fn an_error_after_the_switch_still_restores_the_configuration() {
     let l = lab();
     let _x = exclusive();
-    l.psql_leader("DROP DATABASE IF EXISTS notables");
-    l.psql_leader("CREATE DATABASE notables");
+    // Tables are there (the run passes its checks), but the database's own synchronous_commit
+    // overrides Patroni's, so the switch, once made, never goes live there.
+    l.psql_leader("DROP DATABASE IF EXISTS overridden");
+    l.psql_leader("CREATE DATABASE overridden");
+    l.psql_leader("ALTER DATABASE overridden SET synchronous_commit = remote_write");
+    check(
+        pgsyncbench()
+            .args(["init", "-s", "1", "-q", "-d"])
+            .arg(leader_url().replace("/postgres", "/overridden"))
+            .output()
+            .unwrap(),
+        "init",
+    );
     let before = l.config();
     let out = with_rest_auth()
         .args([
@@ -218,7 +229,7 @@ fn an_error_after_the_switch_still_restores_the_configuration() {
             "--sync-commit",
             "local",
             "-d",
-            "notables",
+            "overridden",
             "--out",
         ])
         .arg(l.dir.join("error-run"))
@@ -227,8 +238,11 @@ fn an_error_after_the_switch_still_restores_the_configuration() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("synchronous_commit=local live"), "{err}");
-    assert!(err.contains("run `pgsyncbench init` first"), "{err}");
+    assert!(err.contains("saved Patroni's dynamic configuration"), "{err}");
+    assert!(
+        err.contains("did not become live") && err.contains("overrides Patroni's setting"),
+        "{err}"
+    );
     assert!(err.contains("restored Patroni's configuration"), "{err}");
     assert_eq!(l.config(), before);
     assert_eq!(l.leader_setting("synchronous_commit"), "on");
