@@ -285,7 +285,7 @@ fn faults_on_a_real_server_and_cluster_fail_in_one_line_and_change_nothing() {
                 "1",
                 "-q",
                 "-d",
-                &leader.replace("/postgres", "/override_db"),
+                &format!("{}/override_db", leader.rsplit_once('/').unwrap().0),
             ])
             .output()
             .unwrap(),

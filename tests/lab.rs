@@ -213,7 +213,10 @@ fn an_error_after_the_switch_still_restores_the_configuration() {
     check(
         pgsyncbench()
             .args(["init", "-s", "1", "-q", "-d"])
-            .arg(leader_url().replace("/postgres", "/overridden"))
+            .arg(format!(
+                "{}/overridden",
+                leader_url().rsplit_once('/').unwrap().0
+            ))
             .output()
             .unwrap(),
         "init",
@@ -238,7 +241,10 @@ fn an_error_after_the_switch_still_restores_the_configuration() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("saved Patroni's dynamic configuration"), "{err}");
+    assert!(
+        err.contains("saved Patroni's dynamic configuration"),
+        "{err}"
+    );
     assert!(
         err.contains("did not become live") && err.contains("overrides Patroni's setting"),
         "{err}"

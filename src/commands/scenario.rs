@@ -36,8 +36,16 @@ pub async fn scenario(args: ScenarioArgs) -> Result<u8, Failure> {
         },
         &out,
     )];
-    if let Some(json) = &args.json {
-        to_check.push(Output::File("--json", json));
+    // A --json inside the results folder has its folder made with it.
+    let json_folder = args
+        .json
+        .as_deref()
+        .and_then(|j| j.parent())
+        .filter(|p| p.starts_with(&out));
+    match (&args.json, json_folder) {
+        (Some(_), Some(folder)) => to_check.push(Output::Folder("--json (its folder)", folder)),
+        (Some(json), None) => to_check.push(Output::File("--json", json)),
+        (None, _) => {}
     }
     outputs::check(&to_check)?;
     let interrupt = Interrupt::listen();
@@ -141,6 +149,10 @@ async fn on_cluster(
     write_json_file(&file, &result)
         .map_err(|e| Failure::new(format!("cannot write {}: {e}", file.display())))?;
     if let Some(path) = &args.json {
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder)
+                .map_err(|e| Failure::new(format!("cannot create {}: {e}", folder.display())))?;
+        }
         write_json_file(path, &result)
             .map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))?;
     }
