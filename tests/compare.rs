@@ -3,10 +3,10 @@
 
 mod sweep_fixture;
 
-use pgsyncbench::compare::{self, Verdict};
-use pgsyncbench::mode::SyncCommit;
-use pgsyncbench::results;
-use pgsyncbench::stats::Metric;
+use pgsyncbench::analysis::compare::{self, Verdict};
+use pgsyncbench::analysis::stats::Metric;
+use pgsyncbench::pg::mode::SyncCommit;
+use pgsyncbench::sweep::folder;
 use sweep_fixture::*;
 
 #[test]
@@ -134,9 +134,9 @@ fn unusable_input_exits_2_with_one_line() {
         c.cell.clients = 16;
     }
     r.manifest.order = r.cells.iter().map(|c| c.cell.id()).collect();
-    results::write_manifest(&other.0, &r.manifest).unwrap();
+    folder::write_manifest(&other.0, &r.manifest).unwrap();
     for c in &r.cells {
-        results::write_cell(&other.0, c).unwrap();
+        folder::write_cell(&other.0, c).unwrap();
     }
     let (code, _, err) = run(&[small.as_os_str(), other.0.as_os_str()]);
     assert_eq!(code, Some(2), "{err}");
@@ -145,7 +145,7 @@ fn unusable_input_exits_2_with_one_line() {
 
     // A manifest with no finished cell.
     let none = Scratch::new("no-cells");
-    results::write_manifest(&none.0, &r.manifest).unwrap();
+    folder::write_manifest(&none.0, &r.manifest).unwrap();
     let (code, _, err) = run(&[none.0.as_os_str(), small.as_os_str()]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("holds no finished cell"), "{err}");

@@ -10,9 +10,9 @@ mod sweep_fixture;
 
 use std::path::PathBuf;
 
-use pgsyncbench::mode::SyncCommit;
+use pgsyncbench::pg::mode::SyncCommit;
 use pgsyncbench::report::{self, ChartFile, Report, Warning};
-use pgsyncbench::results::{self, Results};
+use pgsyncbench::sweep::folder::{self, Results};
 use snapshot::snapshot;
 use sweep_fixture::*;
 
@@ -50,7 +50,7 @@ fn report_md_matches_its_snapshot() {
 #[test]
 fn summary_csv_matches_its_snapshot() {
     let r = load(FIXTURE);
-    let csv = results::summary_csv(&r.cells);
+    let csv = folder::summary_csv(&r.cells);
     snapshot(&expected("summary.csv"), &csv);
     // The fixture's own file is what the data model writes.
     let committed = std::fs::read_to_string(fixture(FIXTURE).join("summary.csv")).unwrap();
@@ -295,7 +295,7 @@ fn report_command_writes_the_files_from_the_folder_alone() {
 
     let r = Results::load(&dir.0).unwrap();
     let read = |f: &str| std::fs::read_to_string(dir.0.join(f)).unwrap();
-    assert_eq!(read("summary.csv"), results::summary_csv(&r.cells));
+    assert_eq!(read("summary.csv"), folder::summary_csv(&r.cells));
     // The library draws the same charts elsewhere; the command's own files are what is checked.
     let library = Scratch::new("library-charts");
     let drawn = pgsyncbench::charts::render_all(&r, &library.0).unwrap();

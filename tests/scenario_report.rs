@@ -10,7 +10,7 @@ mod snapshot;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use pgsyncbench::doc::{Block, Doc};
+use pgsyncbench::report::doc::{Block, Doc};
 use pgsyncbench::scenario::report as scenario_report;
 
 fn fixture() -> PathBuf {

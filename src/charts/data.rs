@@ -1,5 +1,5 @@
 //! What the charts show, gathered from a results folder by the report's own rules
-//! (`crate::stats`): which cells count for their mode, the figure shown for a mode (the geometric
+//! (`crate::analysis::stats`): which cells count for their mode, the figure shown for a mode (the geometric
 //! mean over repetitions) and its change against the baseline, so that a chart and the report's
 //! table never disagree.
 
@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 
 use super::ChartError;
-use crate::metrics::decode_histogram;
-use crate::mode::SyncCommit;
-use crate::results::{CellResult, GroupKey, Results};
-use crate::stats::{self, Bootstrap, Change, Excluded, Metric, ModeRuns};
-use crate::workload::Builtin;
+use crate::analysis::stats::{self, Bootstrap, Change, Excluded, Metric, ModeRuns};
+use crate::load::metrics::decode_histogram;
+use crate::load::workload::Builtin;
+use crate::pg::mode::SyncCommit;
+use crate::sweep::folder::{CellResult, GroupKey, Results};
 
 /// A figure as shown for a mode, and the spread of the repetitions behind it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -126,7 +126,7 @@ pub fn groups(results: &Results) -> Result<Vec<Group<'_>>, ChartError> {
 fn mode_data(mode: SyncCommit, cells: Vec<&CellResult>) -> Result<ModeData<'_>, ChartError> {
     let mut runs = ModeRuns::default();
     let mut no_standby = 0;
-    let mut merged = crate::metrics::new_histogram();
+    let mut merged = crate::load::metrics::new_histogram();
     for c in &cells {
         match runs.add(c) {
             Ok(()) => {}
@@ -207,7 +207,7 @@ mod tests {
             cells: Vec::new(),
             runs,
             no_standby: 0,
-            merged: crate::metrics::new_histogram(),
+            merged: crate::load::metrics::new_histogram(),
             changes: None,
         };
         let tps = m.shown(Metric::Tps).unwrap();

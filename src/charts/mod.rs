@@ -19,7 +19,7 @@ mod timeline;
 
 use std::path::{Path, PathBuf};
 
-use crate::results::{GroupKey, Results};
+use crate::sweep::folder::{GroupKey, Results};
 
 /// One chart as written: `<out_dir>/<name>.svg` and `<out_dir>/<name>.png`.
 #[derive(Debug, Clone, PartialEq, Eq)]

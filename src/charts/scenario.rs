@@ -122,7 +122,7 @@ impl Chart for ScenarioTimeline {
             )))?;
         }
         let tps_look = Look {
-            colour: style::mode_colour(crate::mode::SyncCommit::Off),
+            colour: style::mode_colour(crate::pg::mode::SyncCommit::Off),
             width: 2,
             dash: Dash::Solid,
         };

@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::metrics::{IntervalLatency, Stats, TimelinePoint};
-use crate::mode::SyncCommit;
-use crate::result::{EncodedHistogram, RunOptions, RunResult, Summary, TargetInfo, Tool};
-use crate::results::{
+use crate::load::metrics::{IntervalLatency, Stats, TimelinePoint};
+use crate::load::run_result::{EncodedHistogram, RunOptions, RunResult, Summary, TargetInfo, Tool};
+use crate::load::workload::{Builtin, Protocol};
+use crate::pg::mode::SyncCommit;
+use crate::sweep::folder::{
     CellKey, CellResult, Environment, Harness, Manifest, Plan, Sample, StandbySample,
 };
-use crate::workload::{Builtin, Protocol};
 
 /// Mean latency (ms) per mode at 8 clients: pgbench on the 3-node lab (DESIGN.md).
 fn reference_mean_ms(mode: SyncCommit) -> f64 {
@@ -103,11 +103,11 @@ fn cell(key: CellKey, rng: &mut Rng) -> CellResult {
         })
         .collect();
     CellResult {
-        schema: crate::results::CELL_SCHEMA.into(),
-        schema_version: crate::results::SCHEMA_VERSION,
+        schema: crate::sweep::folder::CELL_SCHEMA.into(),
+        schema_version: crate::sweep::folder::SCHEMA_VERSION,
         run: RunResult {
-            schema: crate::result::SCHEMA_ID.into(),
-            schema_version: crate::result::SCHEMA_VERSION,
+            schema: crate::load::run_result::SCHEMA_ID.into(),
+            schema_version: crate::load::run_result::SCHEMA_VERSION,
             tool: Tool::default(),
             started_at: "2025-01-01T00:00:00.000Z".into(),
             target: TargetInfo {
@@ -195,8 +195,8 @@ pub(super) fn sweep(clients: &[usize], repeat: u32) -> Results {
         }
     }
     let manifest = Manifest {
-        schema: crate::results::MANIFEST_SCHEMA.into(),
-        schema_version: crate::results::SCHEMA_VERSION,
+        schema: crate::sweep::folder::MANIFEST_SCHEMA.into(),
+        schema_version: crate::sweep::folder::SCHEMA_VERSION,
         created_at: "2025-01-01T00:00:00Z".into(),
         harness: Harness {
             version: "0.1.0".into(),

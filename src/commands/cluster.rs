@@ -2,8 +2,8 @@ use std::time::Duration;
 
 use super::{Failure, member_target, patroni_client};
 use crate::cli::ClusterCommand;
-use crate::control::{self, SavedConfig, SyncChange};
-use crate::status;
+use crate::cluster::control::{self, SavedConfig, SyncChange};
+use crate::cluster::status;
 
 pub async fn cluster(cmd: ClusterCommand) -> Result<(), Failure> {
     match cmd {

@@ -2,9 +2,9 @@
 //! something did, 2 when the input cannot be compared.
 
 use super::Failure;
+use crate::analysis::compare;
 use crate::cli::CompareArgs;
-use crate::compare;
-use crate::results::Results;
+use crate::sweep::folder::Results;
 
 /// Exit code of input that cannot be compared (no results, nothing in common).
 pub const EXIT_UNUSABLE: u8 = 2;

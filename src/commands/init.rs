@@ -5,8 +5,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Failure;
 use crate::cli::{InitArgs, conn_with_positional};
-use crate::conn::{ProcessEnv, Target};
-use crate::init::{InitOptions, InitProgress, initialize};
+use crate::load::init::{InitOptions, InitProgress, initialize};
+use crate::pg::conn::{ProcessEnv, Target};
 
 pub async fn init(args: InitArgs) -> Result<(), Failure> {
     let target = Target::resolve(

@@ -45,8 +45,10 @@ pub fn interrupted_failure() -> Failure {
 /// Sessions on a Patroni cluster's members: user, password and database from the flags and
 /// PG* variables as libpq takes them, with user `postgres` when none is named. Hosts come from
 /// Patroni, so -h and -p do not apply.
-pub fn member_target(conn: &crate::conn::ConnOptions) -> Result<crate::conn::Target, Failure> {
-    use crate::conn::{Env, ProcessEnv, Target};
+pub fn member_target(
+    conn: &crate::pg::conn::ConnOptions,
+) -> Result<crate::pg::conn::Target, Failure> {
+    use crate::pg::conn::{Env, ProcessEnv, Target};
     if conn.host.is_some() || conn.port.is_some() {
         return Err(Failure::new(
             "-h and -p name a server, --patroni finds the leader: give one or the other",
@@ -59,15 +61,17 @@ pub fn member_target(conn: &crate::conn::ConnOptions) -> Result<crate::conn::Tar
     Ok(Target::resolve(&conn, &ProcessEnv)?)
 }
 
-pub fn patroni_client(args: &crate::cli::PatroniArgs) -> Result<crate::patroni::Patroni, Failure> {
+pub fn patroni_client(
+    args: &crate::cli::PatroniArgs,
+) -> Result<crate::cluster::patroni::Patroni, Failure> {
     let url = args
         .patroni
         .as_deref()
         .ok_or_else(|| Failure::new("--patroni URL is required (the REST API of any member)"))?;
-    Ok(crate::patroni::Patroni::new(
+    Ok(crate::cluster::patroni::Patroni::new(
         url,
         args.patroni_cacert.as_deref(),
-        crate::patroni::DEFAULT_TIMEOUT,
+        crate::cluster::patroni::DEFAULT_TIMEOUT,
     )?)
 }
 

@@ -5,11 +5,11 @@ use std::path::Path;
 
 use super::Failure;
 use crate::cli::ReportArgs;
-use crate::doc::{Block, Doc};
+use crate::report::doc::{Block, Doc};
 use crate::report::{ChartFile, Report};
-use crate::results::{self, Results};
 use crate::scenario::report as scenario_report;
 use crate::scenario::{ScenarioResult, VariantResult};
+use crate::sweep::folder::{self, Results};
 
 pub const REPORT_MD: &str = "report.md";
 pub const REPORT_HTML: &str = "report.html";
@@ -24,18 +24,18 @@ pub fn report(args: ReportArgs) -> Result<u8, Failure> {
 pub fn write_report(dir: &Path) -> Result<String, Failure> {
     let sweep = match Results::load(dir) {
         Ok(r) => Some(r),
-        Err(results::ResultsError::NoResults(_)) => None,
+        Err(folder::ResultsError::NoResults(_)) => None,
         Err(e) => return Err(e.into()),
     };
     let scenarios = scenario_report::load_dir(dir).map_err(Failure::new)?;
     if sweep.is_none() && scenarios.is_empty() {
-        return Err(results::ResultsError::NoResults(dir.display().to_string()).into());
+        return Err(folder::ResultsError::NoResults(dir.display().to_string()).into());
     }
     let mut charts: Vec<ChartFile> = Vec::new();
     let mut warnings = Vec::new();
     let analysed = sweep.as_ref().map(|results| (results, Report::of(results)));
     if let Some((results, report)) = &analysed {
-        results::write_summary(dir, &results.cells)?;
+        folder::write_summary(dir, &results.cells)?;
         charts.extend(draw_charts(results)?);
         warnings.extend(report.warnings.iter().map(|w| w.to_string()));
     }

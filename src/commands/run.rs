@@ -12,18 +12,18 @@ use super::{
     stop_lab,
 };
 use crate::cli::{RunArgs, conn_with_positional};
-use crate::conn::{ConnOptions, ProcessEnv, Target};
-use crate::control::{self, ControlError, SavedConfig, SyncChange};
-use crate::engine::{self, EngineConfig, Observer, StopAfter};
-use crate::hlog::HlogWriter;
-use crate::init::{InitOptions, InitProgress, initialize};
+use crate::cluster::control::{self, ControlError, SavedConfig, SyncChange};
+use crate::cluster::patroni::Patroni;
 use crate::lab::Lab;
-use crate::mode::SyncCommit;
-use crate::patroni::Patroni;
-use crate::progress::{Bar, ProgressLines};
-use crate::result::{RunOptions, RunResult, TargetInfo, write_json_file};
-use crate::server::{self, ProbeError};
-use crate::summary;
+use crate::load::engine::{self, EngineConfig, Observer, StopAfter};
+use crate::load::hlog::HlogWriter;
+use crate::load::init::{InitOptions, InitProgress, initialize};
+use crate::load::progress::{Bar, ProgressLines};
+use crate::load::run_result::{RunOptions, RunResult, TargetInfo, write_json_file};
+use crate::load::summary;
+use crate::pg::conn::{ConnOptions, ProcessEnv, Target};
+use crate::pg::mode::SyncCommit;
+use crate::pg::server::{self, ProbeError};
 
 /// Default measured duration: pgbench's default of 10 transactions per client measures nothing.
 const DEFAULT_SECONDS: u64 = 10;
@@ -311,16 +311,15 @@ async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8,
 
     let (control, facts, tables) = preflight(args, target).await?;
     for sql in &at.session_setup {
-        control
-            .batch_execute(sql)
-            .await
-            .map_err(|e| Failure::new(format!("cannot {sql}: {}", crate::pgerror::describe(&e))))?;
+        control.batch_execute(sql).await.map_err(|e| {
+            Failure::new(format!("cannot {sql}: {}", crate::pg::error::describe(&e)))
+        })?;
     }
     let synchronous_commit = control
         .query_one("SHOW synchronous_commit", &[])
         .await
         .map(|row| row.get::<_, String>(0))
-        .map_err(|e| Failure::new(crate::pgerror::describe(&e)))?;
+        .map_err(|e| Failure::new(crate::pg::error::describe(&e)))?;
     drop(control);
 
     let options = RunOptions {

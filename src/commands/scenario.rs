@@ -11,12 +11,12 @@ use super::{
     start_lab, stop_lab,
 };
 use crate::cli::ScenarioArgs;
-use crate::conn::{ConnOptions, Target};
-use crate::control::SavedConfig;
+use crate::cluster::control::SavedConfig;
+use crate::cluster::patroni::Patroni;
 use crate::lab::Lab;
-use crate::patroni::Patroni;
-use crate::result::write_json_file;
-use crate::scenario::runner::{self, Context, ScenarioError};
+use crate::load::run_result::write_json_file;
+use crate::pg::conn::{ConnOptions, Target};
+use crate::scenario::run::{self, Context, ScenarioError};
 use crate::scenario::{Scenario, ScenarioResult};
 
 const RESTORE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -109,7 +109,7 @@ async fn on_cluster(
             lab: lab.as_deref_mut(),
             interrupt,
         };
-        runner::run(scenario, &mut ctx, &mut |m| eprintln!("{m}")).await
+        run::run(scenario, &mut ctx, &mut |m| eprintln!("{m}")).await
     };
     if let Some(lab) = lab {
         // An error may have left members or etcd down: bring them back before restoring.

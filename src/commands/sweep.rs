@@ -12,13 +12,13 @@ use super::{
     start_lab, stop_lab,
 };
 use crate::cli::SweepArgs;
-use crate::conn::{ConnOptions, Target};
-use crate::control::{self, SavedConfig, SyncChange};
-use crate::environment;
+use crate::cluster::control::{self, SavedConfig, SyncChange};
+use crate::cluster::environment;
+use crate::cluster::patroni::Patroni;
 use crate::lab::Lab;
-use crate::patroni::Patroni;
-use crate::plan::PlanFile;
-use crate::results::{self, CellKey, CellResult, Manifest, Results};
+use crate::pg::conn::{ConnOptions, Target};
+use crate::sweep::folder::{self, CellKey, CellResult, Manifest, Results};
+use crate::sweep::plan::PlanFile;
 use crate::sweep::{self, SweepError, SweepProgress, SweepTarget};
 
 pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
@@ -135,7 +135,7 @@ fn prepare(args: &SweepArgs) -> Result<(PathBuf, Option<Manifest>), Failure> {
     };
     let plan = file.overridden_by(flags).into_plan(&source)?;
     let dir = args.out.clone().unwrap_or_else(|| results_dir(&plan.name));
-    if dir.join(results::MANIFEST_FILE).exists() {
+    if dir.join(folder::MANIFEST_FILE).exists() {
         return Err(Failure::new(format!(
             "{} already holds results: choose another --out, or continue it with --resume {}",
             dir.display(),
@@ -155,8 +155,8 @@ fn prepare(args: &SweepArgs) -> Result<(PathBuf, Option<Manifest>), Failure> {
     Ok((
         dir,
         Some(Manifest {
-            schema: results::MANIFEST_SCHEMA.into(),
-            schema_version: results::SCHEMA_VERSION,
+            schema: folder::MANIFEST_SCHEMA.into(),
+            schema_version: folder::SCHEMA_VERSION,
             created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             harness: environment::harness(),
             command_line: environment::redacted_command_line(std::env::args()),
@@ -168,8 +168,8 @@ fn prepare(args: &SweepArgs) -> Result<(PathBuf, Option<Manifest>), Failure> {
     ))
 }
 
-fn placeholder_environment() -> results::Environment {
-    results::Environment {
+fn placeholder_environment() -> folder::Environment {
+    folder::Environment {
         postgres_version: String::new(),
         patroni_version: None,
         patroni_url: None,
@@ -189,7 +189,7 @@ fn placeholder_environment() -> results::Environment {
 fn same_cluster_or_refuse(
     dir: &Path,
     manifest: &Manifest,
-    here: &results::ClusterIdentity,
+    here: &folder::ClusterIdentity,
     new_lab: bool,
 ) -> Result<(), Failure> {
     let Some(recorded) = &manifest.environment.cluster else {
@@ -236,7 +236,7 @@ async fn on_cluster(
     let mut manifest = manifest.expect("prepare gives a manifest");
     let (_, leader) = control::leader_target(patroni, base).await?;
     let client = leader.connect().await?;
-    let facts = crate::server::facts(&client).await?;
+    let facts = crate::pg::server::facts(&client).await?;
     let most = *manifest
         .plan
         .clients
@@ -255,12 +255,12 @@ async fn on_cluster(
             .map_err(|e| {
                 Failure::new(format!(
                     "cannot read the server's settings: {}",
-                    crate::pgerror::describe(&e)
+                    crate::pg::error::describe(&e)
                 ))
             })?;
         std::fs::create_dir_all(dir)
             .map_err(|e| Failure::new(format!("cannot create {}: {e}", dir.display())))?;
-        results::write_manifest(dir, &manifest)?;
+        folder::write_manifest(dir, &manifest)?;
     }
     drop(client);
     eprintln!("results: {}", dir.display());

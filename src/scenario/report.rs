@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::doc::{Align, Block, Cell, Table, Tone};
+use crate::report::doc::{Align, Block, Cell, Table, Tone};
 use crate::scenario::{ScenarioResult, VariantResult};
 
 /// Scenario result files in a folder are named `scenario-<name>.json`.

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::control::SyncMode;
-use crate::mode::SyncCommit;
-use crate::workload::{Builtin, Protocol};
+use crate::cluster::control::SyncMode;
+use crate::load::workload::{Builtin, Protocol};
+use crate::pg::mode::SyncCommit;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -306,7 +306,7 @@ impl Scenario {
         })?;
         let s: Scenario = toml::from_str(&text).map_err(|e| SpecError::Invalid {
             file: file.clone(),
-            reason: crate::plan::describe_toml_error(&e, &text),
+            reason: crate::sweep::plan::describe_toml_error(&e, &text),
         })?;
         s.check(&file)?;
         Ok(s)

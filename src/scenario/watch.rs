@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::conn::Target;
-use crate::patroni::{Cluster, Patroni};
+use crate::cluster::patroni::{Cluster, Patroni};
+use crate::pg::conn::Target;
 
 const EVERY: Duration = Duration::from_millis(500);
 const PROBE_TIMEOUT: Duration = Duration::from_millis(800);

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Outcome, StopAfter};
-use crate::metrics::{self, LatencySummary, TimelinePoint};
-use crate::mode::SyncCommit;
-use crate::workload::{Builtin, Protocol};
+use crate::load::engine::{Outcome, StopAfter};
+use crate::load::metrics::{self, LatencySummary, TimelinePoint};
+use crate::load::workload::{Builtin, Protocol};
+use crate::pg::mode::SyncCommit;
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const SCHEMA_ID: &str = "pgsyncbench/run-result";
@@ -180,7 +180,7 @@ pub fn write_json_file<T: Serialize>(path: &std::path::Path, value: &T) -> std::
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Stats;
+    use crate::load::metrics::Stats;
 
     fn result() -> RunResult {
         let mut total = Stats::default();

@@ -3,7 +3,7 @@
 
 use tokio_postgres::Client;
 
-use crate::pgerror;
+use crate::pg::error;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
@@ -26,7 +26,7 @@ pub enum ProbeError {
 fn sql(what: &'static str) -> impl Fn(tokio_postgres::Error) -> ProbeError {
     move |e| ProbeError::Sql {
         what,
-        reason: pgerror::describe(&e),
+        reason: error::describe(&e),
     }
 }
 

@@ -18,10 +18,10 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use crate::metrics::TimelinePoint;
-use crate::mode::SyncCommit;
-use crate::result::Summary;
-use crate::results::{CellResult, GroupKey, Results};
+use crate::load::metrics::TimelinePoint;
+use crate::load::run_result::Summary;
+use crate::pg::mode::SyncCommit;
+use crate::sweep::folder::{CellResult, GroupKey, Results};
 
 pub const CONFIDENCE: f64 = 0.95;
 

@@ -2,10 +2,10 @@
 //! transaction under the chosen query protocol, one statement per round trip as pgbench does.
 //! With an audit, each write transaction also inserts its unique id before COMMIT.
 
-use crate::audit;
-use crate::metrics::CONNECTION_LOST;
-use crate::wire::{ServerMessage, TxStatus, WireConn, WireError};
-use crate::workload::{Builtin, Draw, Protocol, Statement};
+use crate::load::ledger as audit;
+use crate::load::metrics::CONNECTION_LOST;
+use crate::load::wire::{ServerMessage, TxStatus, WireConn, WireError};
+use crate::load::workload::{Builtin, Draw, Protocol, Statement};
 
 /// Ids of the audited transactions of one client: (run, client, sequence).
 #[derive(Debug, Clone)]

@@ -15,10 +15,10 @@ use tokio_postgres::config::{Host, TargetSessionAttrs};
 
 use super::stream::Stream;
 use super::{ServerMessage, WireConn, WireError};
-use crate::conn::{
+use crate::pg::conn::{
     ConnError, NO_PASSWORD, NO_PASSWORD_HINT, Target, connect_hint, no_answer_within,
 };
-use crate::tls::SslMode;
+use crate::pg::tls::SslMode;
 
 use fallible_iterator::FallibleIterator;
 

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use tokio_postgres::Client;
 
-use crate::patroni::Patroni;
-use crate::results::{ClusterIdentity, Environment, Harness, Member};
+use crate::cluster::patroni::Patroni;
+use crate::sweep::folder::{ClusterIdentity, Environment, Harness, Member};
 
 /// pg_settings that matter to commit latency and throughput.
 pub const SETTINGS: &[&str] = &[

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::conn::{ConnError, Target};
-use crate::mode::SyncCommit;
-use crate::patroni::{Cluster, Patroni, PatroniError, Role};
-use crate::pgerror;
+use crate::cluster::patroni::{Cluster, Patroni, PatroniError, Role};
+use crate::pg::conn::{ConnError, Target};
+use crate::pg::error;
+use crate::pg::mode::SyncCommit;
 
 /// Patroni's synchronous_mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -344,7 +344,7 @@ pub async fn observe(patroni: &Patroni, base: &Target) -> Result<Live, ControlEr
     let sql_err = |e: tokio_postgres::Error| ControlError::NotLive {
         what: "reading the leader's settings".into(),
         secs: 0,
-        last: pgerror::describe(&e),
+        last: error::describe(&e),
     };
     let row = client
         .query_one(
@@ -394,9 +394,11 @@ impl SavedConfig {
                 reason: e.to_string(),
             })?;
         }
-        crate::result::write_json_file(path, &config).map_err(|e| ControlError::File {
-            what: format!("save the Patroni configuration to {}", path.display()),
-            reason: e.to_string(),
+        crate::load::run_result::write_json_file(path, &config).map_err(|e| {
+            ControlError::File {
+                what: format!("save the Patroni configuration to {}", path.display()),
+                reason: e.to_string(),
+            }
         })?;
         Ok(SavedConfig {
             path: path.to_path_buf(),

@@ -5,11 +5,11 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::doc::{Align, Block, Cell, Doc, Table, Tone};
-use crate::mode::SyncCommit;
+use crate::analysis::stats::{self, Bootstrap, Change, Direction, Metric, ModeRuns, Sorted};
+use crate::pg::mode::SyncCommit;
+use crate::report::doc::{Align, Block, Cell, Doc, Table, Tone};
 use crate::report::{fmt_ms, pct};
-use crate::results::{GroupKey, Results};
-use crate::stats::{self, Bootstrap, Change, Direction, Metric, ModeRuns, Sorted};
+use crate::sweep::folder::{GroupKey, Results};
 
 pub const DEFAULT_THRESHOLD_PCT: f64 = 5.0;
 
@@ -341,7 +341,7 @@ impl Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::Method;
+    use crate::analysis::stats::Method;
 
     fn change(low: f64, high: f64) -> Change {
         Change {

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::mode::SyncCommit;
-use crate::result::RunResult;
-use crate::workload::{Builtin, Protocol};
+use crate::load::run_result::RunResult;
+use crate::load::workload::{Builtin, Protocol};
+use crate::pg::mode::SyncCommit;
 
 pub const MANIFEST_SCHEMA: &str = "pgsyncbench/manifest";
 pub const CELL_SCHEMA: &str = "pgsyncbench/cell-result";
@@ -193,7 +193,7 @@ pub struct Plan {
     pub repeat: u32,
     pub protocol: Protocol,
     /// Patroni synchronous_mode for the whole sweep (None: leave as is).
-    pub synchronous_mode: Option<crate::control::SyncMode>,
+    pub synchronous_mode: Option<crate::cluster::control::SyncMode>,
     pub strict: Option<bool>,
 }
 
@@ -327,7 +327,7 @@ fn write<T: Serialize>(dir: &Path, path: &Path, value: &T) -> Result<(), Results
         reason: e.to_string(),
     };
     std::fs::create_dir_all(dir.join(CELLS_DIR)).map_err(fail)?;
-    crate::result::write_json_file(path, value).map_err(fail)
+    crate::load::run_result::write_json_file(path, value).map_err(fail)
 }
 
 /// summary.csv: one row per cell, in run order.

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tokio_postgres::Client;
 
-use crate::results::{Sample, StandbySample};
+use crate::sweep::folder::{Sample, StandbySample};
 
 /// Twice a second, so every second of the load has at least one sample.
 pub const EVERY: Duration = Duration::from_millis(500);

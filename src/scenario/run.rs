@@ -9,19 +9,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::watch as channel;
 
+use super::audit::{self, AuditCounts};
 use super::availability::{self, Gap, Recovery};
 use super::spec::{ActionKind, ActionSpec, ClusterSettings, Expect, Scenario, WorkloadSpec};
 use super::watch::{self, MemberAddr, Observation};
-use crate::audit::{self, AuditCounts};
-use crate::conn::Target;
-use crate::control::{self, ControlError, SyncChange};
-use crate::engine::{self, EngineConfig, StopAfter};
+use crate::cluster::control::{self, ControlError, SyncChange};
+use crate::cluster::patroni::{Cluster, HistoryEntry, Patroni, Role, Timing};
 use crate::interrupt::Interrupt;
 use crate::lab::Lab;
-use crate::mode::SyncCommit;
-use crate::patroni::{Cluster, HistoryEntry, Patroni, Role, Timing};
-use crate::result::{RunOptions, RunResult, TargetInfo};
-use crate::server;
+use crate::load::engine::{self, EngineConfig, StopAfter};
+use crate::load::ledger;
+use crate::load::run_result::{RunOptions, RunResult, TargetInfo};
+use crate::pg::conn::Target;
+use crate::pg::mode::SyncCommit;
+use crate::pg::server;
 
 pub const SCHEMA: &str = "pgsyncbench/scenario-result";
 pub const SCHEMA_VERSION: u32 = 1;
@@ -35,11 +36,11 @@ pub enum ScenarioError {
     #[error(transparent)]
     Control(#[from] ControlError),
     #[error(transparent)]
-    Patroni(#[from] crate::patroni::PatroniError),
+    Patroni(#[from] crate::cluster::patroni::PatroniError),
     #[error(transparent)]
-    Connect(#[from] crate::conn::ConnError),
+    Connect(#[from] crate::pg::conn::ConnError),
     #[error(transparent)]
-    Engine(#[from] crate::engine::EngineError),
+    Engine(#[from] crate::load::engine::EngineError),
     #[error(transparent)]
     Probe(#[from] server::ProbeError),
     #[error("{what}: {reason}")]
@@ -411,7 +412,7 @@ async fn run_variant(
     for r in &mut records {
         r.t -= offset;
     }
-    let commits: Vec<audit::Commit> = outcome
+    let commits: Vec<ledger::Commit> = outcome
         .ledgers
         .iter()
         .flat_map(|l| l.commits.iter().copied())
@@ -535,7 +536,7 @@ async fn prepare_tables(leader: &Target, w: &WorkloadSpec) -> Result<String, Sce
     let sql = |what: &'static str| {
         move |e: tokio_postgres::Error| ScenarioError::Sql {
             what,
-            reason: crate::pgerror::describe(&e),
+            reason: crate::pg::error::describe(&e),
         }
     };
     let scale_ok = server::pgbench_tables(&client, leader.dbname())
@@ -543,18 +544,18 @@ async fn prepare_tables(leader: &Target, w: &WorkloadSpec) -> Result<String, Sce
         .map(|t| t.scale == w.scale)
         .unwrap_or(false);
     if !scale_ok {
-        let opts = crate::init::InitOptions {
+        let opts = crate::load::init::InitOptions {
             scale: w.scale,
             fillfactor: 100,
             unlogged: false,
             partitions: 0,
         };
-        crate::init::initialize(&client, &opts, &mut NoProgress)
+        crate::load::init::initialize(&client, &opts, &mut NoProgress)
             .await
             .map_err(|e| ScenarioError::Invalid(e.to_string()))?;
     }
     client
-        .batch_execute(audit::CREATE_TABLE)
+        .batch_execute(ledger::CREATE_TABLE)
         .await
         .map_err(sql("creating the audit table"))?;
     let version: String = client
@@ -567,7 +568,7 @@ async fn prepare_tables(leader: &Target, w: &WorkloadSpec) -> Result<String, Sce
 
 struct NoProgress;
 
-impl crate::init::InitProgress for NoProgress {
+impl crate::load::init::InitProgress for NoProgress {
     fn step(&mut self, _: &str) {}
     fn rows(&mut self, _: u64, _: u64) {}
 }
@@ -599,7 +600,7 @@ fn whole(c: &Cluster, members: usize) -> Result<(), String> {
     if leader.state != "running" {
         return Err(format!("leader {} is {}", leader.name, leader.state));
     }
-    let others: Vec<&crate::patroni::Member> = c
+    let others: Vec<&crate::cluster::patroni::Member> = c
         .members
         .iter()
         .filter(|m| m.role != Role::Leader)
@@ -639,7 +640,7 @@ async fn read_audit(
         .await
         .map_err(|e| ScenarioError::Sql {
             what: "reading the audit table",
-            reason: crate::pgerror::describe(&e),
+            reason: crate::pg::error::describe(&e),
         })?;
     Ok(rows
         .iter()
@@ -725,14 +726,14 @@ fn select(
             .ok_or_else(|| format!("no members under @{label}"));
     }
     let c = cluster.ok_or("the cluster's state is unknown (no Patroni answered)")?;
-    let names = |f: &dyn Fn(&crate::patroni::Member) -> bool| -> Vec<String> {
+    let names = |f: &dyn Fn(&crate::cluster::patroni::Member) -> bool| -> Vec<String> {
         c.members
             .iter()
             .filter(|m| f(m))
             .map(|m| m.name.clone())
             .collect()
     };
-    let non_leader = |m: &crate::patroni::Member| m.role != Role::Leader;
+    let non_leader = |m: &crate::cluster::patroni::Member| m.role != Role::Leader;
     let chosen = match selector {
         "leader" => names(&|m| m.role == Role::Leader),
         "sync_standby" => first(names(&|m| m.role.is_synchronous())),
@@ -850,7 +851,7 @@ async fn patroni_action(
     candidate: Option<&str>,
 ) -> Result<String, String> {
     let p = patronis.first().ok_or("no Patroni to ask")?;
-    let err = |e: crate::patroni::PatroniError| e.to_string();
+    let err = |e: crate::cluster::patroni::PatroniError| e.to_string();
     match a.kind {
         ActionKind::Switchover => {
             let leader = cluster
@@ -1101,7 +1102,7 @@ fn judge(e: &Expect, f: &Facts<'_>) -> Vec<Check> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::SyncMode;
+    use crate::cluster::control::SyncMode;
 
     fn obs(secs: u64, leader: &str, tl: u64, sync: &[&str], primaries: &[&str]) -> Observation {
         Observation {

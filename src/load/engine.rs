@@ -13,12 +13,12 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::audit::{Commit, Ledger, TxnClass};
-use crate::conn::Target;
-use crate::metrics::{Stats, TimelinePoint};
-use crate::mode::SyncCommit;
-use crate::session::{AuditSpec, Session};
-use crate::workload::{Builtin, Draw, Protocol};
+use crate::load::ledger::{Commit, Ledger, TxnClass};
+use crate::load::metrics::{Stats, TimelinePoint};
+use crate::load::session::{AuditSpec, Session};
+use crate::load::workload::{Builtin, Draw, Protocol};
+use crate::pg::conn::Target;
+use crate::pg::mode::SyncCommit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopAfter {
@@ -506,7 +506,7 @@ async fn open_session(
     target: &Target,
     id: usize,
 ) -> Result<Session, EngineError> {
-    let conn = crate::wire::connect(target)
+    let conn = crate::load::wire::connect(target)
         .await
         .map_err(|e| EngineError::Connect(e.to_string()))?;
     let audit = config.audit_run_id.as_ref().map(|run_id| AuditSpec {

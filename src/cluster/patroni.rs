@@ -310,7 +310,7 @@ impl Patroni {
         ca_file: Option<&std::path::Path>,
         timeout: Duration,
     ) -> Result<Patroni, PatroniError> {
-        crate::tls::ensure_provider();
+        crate::pg::tls::ensure_provider();
         let mut base =
             Url::parse(url).map_err(|e| PatroniError::BadUrl(redact(url), e.to_string()))?;
         if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {

@@ -1,11 +1,5 @@
-//! The durability audit: every write transaction also inserts a unique id (run, client,
-//! sequence) into `pgsyncbench_audit` in the same transaction; each client records what it was
-//! told about each id; afterwards the table on the current leader is compared with the record.
-//!
-//! - acknowledged: COMMIT succeeded with no warning;
-//! - failed: an error before COMMIT, or COMMIT refused by the server (nothing committed);
-//! - indeterminate: the connection was lost during COMMIT, or the server warned that the wait
-//!   for synchronous replication was cancelled (committed locally, maybe not replicated).
+//! The durability audit's verdict: what the clients were told (src/load/ledger.rs) against the
+//! ids present on the leader after the scenario.
 //!
 //! lost = acknowledged − present, unexpected = present − attempted, recovered = indeterminate ∩
 //! present. A durable setup loses nothing it acknowledged.
@@ -14,55 +8,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-pub const TABLE: &str = "pgsyncbench_audit";
-
-pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS pgsyncbench_audit (
-    run_id text NOT NULL, client int NOT NULL, seq bigint NOT NULL,
-    PRIMARY KEY (run_id, client, seq))";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TxnClass {
-    Acknowledged,
-    Failed,
-    Indeterminate,
-}
-
-/// Whether a server message says a synchronous replication wait was cut short after the
-/// transaction committed locally.
-pub fn is_sync_rep_cancel(message: &str) -> bool {
-    message.contains("wait for synchronous replication") || message.contains("committed locally")
-}
-
-/// One acknowledged commit: when (seconds since the load started) and on which target host.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Commit {
-    pub at: f64,
-    pub endpoint: usize,
-}
-
-/// What one client was told about each of its audited transactions.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Ledger {
-    pub client: u32,
-    /// Outcome of sequence number i + 1.
-    pub outcomes: Vec<TxnClass>,
-    pub commits: Vec<Commit>,
-}
-
-impl Ledger {
-    pub fn new(client: u32) -> Ledger {
-        Ledger {
-            client,
-            ..Ledger::default()
-        }
-    }
-
-    /// The next sequence number to use.
-    pub fn next_seq(&self) -> i64 {
-        self.outcomes.len() as i64 + 1
-    }
-}
+use crate::load::ledger::{Ledger, TxnClass};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditCounts {
@@ -127,6 +73,7 @@ pub fn reconcile(ledgers: &[Ledger], present: &[(u32, i64)]) -> AuditCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::ledger::Ledger;
     use TxnClass::*;
 
     fn ledger(client: u32, outcomes: &[TxnClass]) -> Ledger {
@@ -177,16 +124,5 @@ mod tests {
         let c = reconcile(&[ledger(7, &[Failed])], &[(7, 1)]);
         assert_eq!(c.failed_but_present, 1);
         assert_eq!(c.unexpected, 0);
-    }
-
-    #[test]
-    fn sync_rep_cancellation_warnings_are_recognized() {
-        assert!(is_sync_rep_cancel(
-            "canceling wait for synchronous replication due to user request"
-        ));
-        assert!(is_sync_rep_cancel(
-            "canceling the wait for synchronous replication and terminating connection due to administrator command"
-        ));
-        assert!(!is_sync_rep_cancel("there is no transaction in progress"));
     }
 }

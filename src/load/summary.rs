@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::result::RunResult;
+use crate::load::run_result::RunResult;
 
 pub fn render(r: &RunResult) -> String {
     let mut out = String::new();

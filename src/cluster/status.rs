@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::conn::Target;
-use crate::control::{self, Live, SyncMode};
-use crate::patroni::{Cluster, Lag, Member, Patroni, PatroniError};
+use crate::cluster::control::{self, Live, SyncMode};
+use crate::cluster::patroni::{Cluster, Lag, Member, Patroni, PatroniError};
+use crate::pg::conn::Target;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ClusterStatus {

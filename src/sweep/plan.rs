@@ -5,10 +5,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::control::SyncMode;
-use crate::mode::SyncCommit;
-use crate::results::Plan;
-use crate::workload::{Builtin, Protocol};
+use crate::cluster::control::SyncMode;
+use crate::load::workload::{Builtin, Protocol};
+use crate::pg::mode::SyncCommit;
+use crate::sweep::folder::Plan;
 
 /// Every key a plan file may hold, each optional.
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -11,19 +11,19 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 
-use crate::conn::Target;
-use crate::control::{self, ControlError, SyncChange};
-use crate::engine::{self, EngineConfig, EngineError, Observer, StopAfter};
-use crate::hlog::HlogWriter;
-use crate::init::{InitOptions, InitProgress, initialize};
+use crate::cluster::control::{self, ControlError, SyncChange};
+use crate::cluster::patroni::Patroni;
 use crate::interrupt::Interrupt;
-use crate::patroni::Patroni;
-use crate::result::{RunOptions, RunResult, TargetInfo};
-use crate::results::{
+use crate::load::engine::{self, EngineConfig, EngineError, Observer, StopAfter};
+use crate::load::hlog::HlogWriter;
+use crate::load::init::{InitOptions, InitProgress, initialize};
+use crate::load::run_result::{RunOptions, RunResult, TargetInfo};
+use crate::pg::conn::Target;
+use crate::pg::server;
+use crate::sweep::folder::{
     self, CellKey, CellResult, ClusterIdentity, Manifest, Plan, Results, ResultsError,
 };
-use crate::sampler;
-use crate::server;
+use crate::sweep::sampler;
 
 /// Every cell of the plan in the order it runs: per scale (tables are loaded once per scale),
 /// repetition after repetition, each group's modes shuffled by a generator seeded from `seed`,
@@ -73,7 +73,7 @@ pub enum SweepError {
     #[error(transparent)]
     Probe(#[from] server::ProbeError),
     #[error(transparent)]
-    Connect(#[from] crate::conn::ConnError),
+    Connect(#[from] crate::pg::conn::ConnError),
     #[error("{0}")]
     Other(String),
     #[error("interrupted")]
@@ -158,7 +158,7 @@ pub async fn run(
         if cell.run.summary.interrupted {
             return Err(SweepError::Interrupted);
         }
-        results::write_cell(dir, &cell)?;
+        folder::write_cell(dir, &cell)?;
         progress.cell_finished(index, total, &cell);
         done.push(cell);
         // summary.csv in run order, rewritten after every cell.
@@ -166,7 +166,7 @@ pub async fn run(
             .iter()
             .filter_map(|k| done.iter().find(|c| &c.cell == k).cloned())
             .collect();
-        results::write_summary(dir, &ordered)?;
+        folder::write_summary(dir, &ordered)?;
     }
     if rtt.is_some_and(|r| r > 0) {
         (at.set_rtt)(0).map_err(SweepError::Other)?;
@@ -245,7 +245,7 @@ async fn run_cell(
         .map_err(|e| {
             SweepError::Other(format!(
                 "CHECKPOINT failed: {}",
-                crate::pgerror::describe(&e)
+                crate::pg::error::describe(&e)
             ))
         })?;
     drop(control_client);
@@ -283,7 +283,7 @@ async fn run_cell(
         reconnect: false,
     };
     let hlog_path: PathBuf = Results::cell_path(dir, key, "hlog");
-    std::fs::create_dir_all(dir.join(results::CELLS_DIR))
+    std::fs::create_dir_all(dir.join(folder::CELLS_DIR))
         .map_err(|e| SweepError::Other(e.to_string()))?;
     let mut hlog = HlogWriter::create(&hlog_path).map_err(SweepError::Other)?;
     let outcome = {
@@ -314,8 +314,8 @@ async fn run_cell(
         &outcome,
     );
     Ok(CellResult {
-        schema: results::CELL_SCHEMA.into(),
-        schema_version: results::SCHEMA_VERSION,
+        schema: folder::CELL_SCHEMA.into(),
+        schema_version: folder::SCHEMA_VERSION,
         cell: key.clone(),
         sync_standby_attached: attached_at_start && attached_at_end,
         apply_seconds: live.took,
@@ -336,8 +336,8 @@ fn plan_seed(key: &CellKey) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mode::SyncCommit;
-    use crate::plan::PlanFile;
+    use crate::pg::mode::SyncCommit;
+    use crate::sweep::plan::PlanFile;
 
     fn plan(text: &str) -> Plan {
         PlanFile::parse(text, "t").unwrap().into_plan("t").unwrap()

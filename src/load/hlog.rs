@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
 
-use crate::engine::{Observer, Phase, Tick};
+use crate::load::engine::{Observer, Phase, Tick};
 
 pub struct HlogWriter {
     path: PathBuf,

@@ -9,9 +9,9 @@ use rand::seq::SliceRandom;
 use tokio_postgres::config::{Host, LoadBalanceHosts};
 use tokio_postgres::{Client, Config, NoTls};
 
-use crate::pgerror;
-use crate::pgpass;
-use crate::tls::{self, SslMode, TlsError};
+use crate::pg::error;
+use crate::pg::pgpass;
+use crate::pg::tls::{self, SslMode, TlsError};
 
 /// libpq has no connect timeout by default; a benchmark must never hang on a dead host.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -101,9 +101,9 @@ impl Target {
         let (mut config, ssl_keys) = match opts.dbname.as_deref().filter(|d| is_conninfo(d)) {
             Some(conninfo) => {
                 let (rest, ssl_keys) = split_ssl_keys(conninfo);
-                let config: Config = rest.parse().map_err(|e: tokio_postgres::Error| {
-                    ConnError::Invalid(pgerror::describe(&e))
-                })?;
+                let config: Config = rest
+                    .parse()
+                    .map_err(|e: tokio_postgres::Error| ConnError::Invalid(error::describe(&e)))?;
                 (config, ssl_keys)
             }
             None => {
@@ -399,7 +399,7 @@ impl Target {
             }
             ConnError::Connect {
                 target: self.label(),
-                reason: pgerror::describe(&e),
+                reason: error::describe(&e),
                 hint: hint_for(&e),
             }
         })
@@ -461,7 +461,7 @@ pub(crate) const NO_PASSWORD_HINT: &str = "; give it in PGPASSWORD, in ~/.pgpass
 
 /// tokio-postgres says so only in words: a configuration error, "password missing".
 fn is_password_missing(e: &tokio_postgres::Error) -> bool {
-    e.as_db_error().is_none() && pgerror::describe(e).ends_with("password missing")
+    e.as_db_error().is_none() && error::describe(e).ends_with("password missing")
 }
 
 fn hint_for(e: &tokio_postgres::Error) -> &'static str {

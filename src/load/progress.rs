@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::engine::{Observer, Phase, Tick};
-use crate::metrics::Stats;
+use crate::load::engine::{Observer, Phase, Tick};
+use crate::load::metrics::Stats;
 
 /// `progress: 5.0 s, 1473.2 tps, lat 5.417 ms stddev 1.290, 0 failed`, every `every` seconds.
 pub struct ProgressLines {

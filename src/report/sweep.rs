@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 
-use crate::doc::{Align, Block, Cell, Doc, Table, Tone};
-use crate::mode::SyncCommit;
-use crate::results::{CellResult, GroupKey, Results};
-use crate::stats::{self, Bootstrap, Change, Excluded, Figures, Metric, Sorted};
+use crate::analysis::stats::{self, Bootstrap, Change, Excluded, Figures, Metric, Sorted};
+use crate::pg::mode::SyncCommit;
+use crate::report::doc::{Align, Block, Cell, Doc, Table, Tone};
+use crate::sweep::folder::{CellResult, GroupKey, Results};
 
 pub use crate::charts::ChartFile;
 
@@ -592,7 +592,7 @@ fn cells_table(results: &Results) -> Table {
     for c in &results.cells {
         let id = c.cell.id();
         let s = &c.run.summary;
-        let lat = |f: fn(&crate::metrics::LatencySummary) -> f64| {
+        let lat = |f: fn(&crate::load::metrics::LatencySummary) -> f64| {
             s.latency_ms
                 .as_ref()
                 .map(|l| Cell::from(fmt_ms(f(l))))

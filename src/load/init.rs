@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures_util::SinkExt;
 use tokio_postgres::Client;
 
-use crate::workload::{ACCOUNTS_PER_SCALE, BRANCHES_PER_SCALE, TELLERS_PER_SCALE};
+use crate::load::workload::{ACCOUNTS_PER_SCALE, BRANCHES_PER_SCALE, TELLERS_PER_SCALE};
 
 /// pgbench switches account ids to bigint from this scale on.
 pub const BIGINT_SCALE: i64 = 20_000;
@@ -40,7 +40,7 @@ pub enum InitError {
 fn sql_err(step: &'static str) -> impl Fn(tokio_postgres::Error) -> InitError {
     move |e| InitError::Sql {
         step,
-        reason: crate::pgerror::describe(&e),
+        reason: crate::pg::error::describe(&e),
     }
 }
 
