@@ -53,7 +53,7 @@ impl ScenarioTimeline {
                 } else {
                     format!(" {}", a.members.join(", "))
                 };
-                let fault = !a.action.starts_with("start") && !a.action.starts_with("continue");
+                let fault = !a.action.is_recovery();
                 (a.t, format!("{}{who}", a.action), fault)
             })
             .collect();

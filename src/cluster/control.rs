@@ -51,6 +51,16 @@ pub struct SyncChange {
 }
 
 impl SyncChange {
+    /// These settings with `over`'s taking precedence.
+    pub fn overridden_by(&self, over: &SyncChange) -> SyncChange {
+        SyncChange {
+            synchronous_commit: over.synchronous_commit.or(self.synchronous_commit),
+            synchronous_mode: over.synchronous_mode.or(self.synchronous_mode),
+            strict: over.strict.or(self.strict),
+            node_count: over.node_count.or(self.node_count),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         *self == SyncChange::default()
     }

@@ -22,10 +22,17 @@ pub struct InitOptions {
 }
 
 /// What `init` reports as it goes.
+/// What loading reports as it goes; both methods do nothing unless implemented, so a silent
+/// caller passes [`Silent`].
 pub trait InitProgress {
-    fn step(&mut self, message: &str);
-    fn rows(&mut self, done: u64, total: u64);
+    fn step(&mut self, _message: &str) {}
+    fn rows(&mut self, _done: u64, _total: u64) {}
 }
+
+/// Progress nobody watches.
+pub struct Silent;
+
+impl InitProgress for Silent {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
@@ -72,6 +79,30 @@ pub async fn refuse_standby(client: &Client) -> Result<(), InitError> {
         return Err(InitError::ReadOnly);
     }
     Ok(())
+}
+
+/// Loads pgbench's tables at `scale` (defaults otherwise) unless they are there at that scale
+/// already; true when it loaded them.
+pub async fn ensure_scale(
+    client: &Client,
+    dbname: &str,
+    scale: i64,
+    progress: &mut dyn InitProgress,
+) -> Result<bool, InitError> {
+    if crate::pg::server::pgbench_tables(client, dbname)
+        .await
+        .is_ok_and(|t| t.scale == scale)
+    {
+        return Ok(false);
+    }
+    let opts = InitOptions {
+        scale,
+        fillfactor: 100,
+        unlogged: false,
+        partitions: 0,
+    };
+    initialize(client, &opts, progress).await?;
+    Ok(true)
 }
 
 pub async fn initialize(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::load::engine::{Outcome, StopAfter};
+use crate::load::engine::{EngineConfig, Outcome, StopAfter};
 use crate::load::metrics::{self, LatencySummary, TimelinePoint};
 use crate::load::workload::{Builtin, Protocol};
 use crate::pg::mode::SyncCommit;
@@ -85,6 +85,27 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
+    /// The engine's settings for this load: no session setup, no audit, clients end when
+    /// their connection is lost, 10 s for the last transactions to finish. Callers change
+    /// what differs.
+    pub fn engine_config(&self) -> EngineConfig {
+        EngineConfig {
+            builtin: self.builtin,
+            protocol: self.protocol,
+            clients: self.clients,
+            threads: self.threads,
+            stop: self.stop(),
+            warmup_secs: self.warmup,
+            scale: self.scale,
+            session_setup: Vec::new(),
+            expect_synchronous_commit: self.sync_commit,
+            seed: self.seed,
+            drain_timeout: std::time::Duration::from_secs(10),
+            audit_run_id: None,
+            reconnect: false,
+        }
+    }
+
     pub fn stop(&self) -> StopAfter {
         match (self.duration, self.transactions_per_client) {
             (_, Some(t)) => StopAfter::Transactions(t),

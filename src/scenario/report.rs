@@ -70,7 +70,7 @@ pub fn summary_table(r: &ScenarioResult) -> Table {
             "synchronous_commit={}",
             v.run.target.synchronous_commit
         )];
-        if let Some(m) = c.synchronous_mode {
+        if let Some(m) = c.sync.synchronous_mode {
             settings.push(format!(
                 "synchronous_mode={}",
                 serde_json::to_value(m)
@@ -78,7 +78,7 @@ pub fn summary_table(r: &ScenarioResult) -> Table {
                     .unwrap_or_default()
             ));
         }
-        if let Some(x) = c.strict {
+        if let Some(x) = c.sync.strict {
             settings.push(format!("strict={x}"));
         }
         if let Some(x) = c.failsafe_mode {
