@@ -46,7 +46,7 @@ fn a_real_regression_is_found_and_nothing_else() {
         mean.change
     );
     assert_eq!(c.regressions(), 4);
-    let md = c.markdown();
+    let md = pgsyncbench::report::compare::markdown(&c);
     assert!(
         md.starts_with("### pgsyncbench compare: 4 regressions beyond ±5%"),
         "{md}"
@@ -59,7 +59,12 @@ fn a_real_regression_is_found_and_nothing_else() {
 #[test]
 fn noise_alone_is_not_a_regression() {
     let c = compare::compare(&load("sweep-small"), &load("sweep-noisy"), 5.0).unwrap();
-    assert_eq!(c.regressions(), 0, "{}", c.markdown());
+    assert_eq!(
+        c.regressions(),
+        0,
+        "{}",
+        pgsyncbench::report::compare::markdown(&c)
+    );
     assert!(c.rows.iter().all(|r| r.verdict == Verdict::Unchanged));
     // The noisy sweep does differ from the base: the intervals are what keeps it quiet.
     assert!(c.rows.iter().any(|r| r.change.percent().abs() > 2.0));
@@ -180,9 +185,9 @@ fn single_runs_with_too_few_seconds_cannot_be_compared() {
     let c = compare::compare(&ok, &ok, 5.0).unwrap();
     assert_eq!(c.rows.len(), 4, "only off");
     assert!(
-        c.markdown().contains("remote_apply: too few seconds"),
+        pgsyncbench::report::compare::markdown(&c).contains("remote_apply: too few seconds"),
         "{}",
-        c.markdown()
+        pgsyncbench::report::compare::markdown(&c)
     );
 }
 

@@ -5,10 +5,9 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::analysis::stats::{self, Bootstrap, Change, Direction, Metric, ModeRuns, Sorted};
+use super::stats::{Bootstrap, Change, Direction, Metric};
+use super::{Analysis, between_sweeps};
 use crate::pg::mode::SyncCommit;
-use crate::report::doc::{Align, Block, Cell, Doc, Table, Tone};
-use crate::report::{fmt_ms, pct};
 use crate::sweep::folder::{GroupKey, Results};
 
 pub const DEFAULT_THRESHOLD_PCT: f64 = 5.0;
@@ -106,15 +105,15 @@ pub fn compare(
             return Err(CompareError::NoCells(name(r)));
         }
     }
-    let (sb, sn) = (Sorted::of(base), Sorted::of(new));
-    let keys = |s: &Sorted| -> BTreeSet<(GroupKey, SyncCommit)> {
-        s.groups
+    let (sb, sn) = (Analysis::of(base), Analysis::of(new));
+    let keys = |a: &Analysis| -> BTreeSet<(GroupKey, SyncCommit)> {
+        a.groups
             .iter()
-            .flat_map(|(g, modes)| {
-                modes
+            .flat_map(|g| {
+                g.modes
                     .iter()
-                    .filter(|(_, runs)| !runs.reps.is_empty())
-                    .map(move |(m, _)| (*g, *m))
+                    .filter(|m| m.counted() > 0)
+                    .map(move |m| (g.key, m.mode))
             })
             .collect()
     };
@@ -122,12 +121,13 @@ pub fn compare(
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     for (group, mode) in kb.intersection(&kn) {
-        let runs = |s: &Sorted| -> ModeRuns { s.groups[group][mode].clone() };
-        let (rb, rn) = (runs(&sb), runs(&sn));
+        let (Some(rb), Some(rn)) = (sb.runs(group, *mode), sn.runs(group, *mode)) else {
+            continue;
+        };
         let (Some(fb), Some(fnew), Some(changes)) = (
             rb.figures(),
             rn.figures(),
-            stats::between_sweeps(&rb, &rn, Bootstrap::default()),
+            between_sweeps(rb, rn, Bootstrap::default()),
         ) else {
             notes.push(format!(
                 "{group} {mode}: too few seconds with transactions for an interval, not compared"
@@ -246,96 +246,6 @@ fn differences(base: &Results, new: &Results) -> Vec<String> {
         n.harness.version.clone(),
     );
     out
-}
-
-impl Comparison {
-    /// A Markdown table fit for a pull-request comment, with a one-line verdict on top.
-    pub fn markdown(&self) -> String {
-        let t = self.threshold_pct;
-        let title = match self.regressions() {
-            0 => format!("pgsyncbench compare: no regression beyond ±{t}%"),
-            1 => format!("pgsyncbench compare: 1 regression beyond ±{t}%"),
-            n => format!("pgsyncbench compare: {n} regressions beyond ±{t}%"),
-        };
-        let mut doc = Doc::new(title);
-        // Inside a pull-request comment a page-sized title is too loud.
-        doc.title_level = 3;
-        doc.push(Block::Paragraph(format!(
-            "Base {}, new {}: {} figures compared, {} regressed, {} improved. A change counts only \
-             when its whole 95% interval lies beyond ±{t}%.",
-            self.base_dir,
-            self.new_dir,
-            self.rows.len(),
-            self.regressions(),
-            self.improvements()
-        )));
-        let mut table = Table::new(&[
-            ("group", Align::Left),
-            ("mode", Align::Left),
-            ("metric", Align::Left),
-            ("base", Align::Right),
-            ("new", Align::Right),
-            ("change [95% CI]", Align::Right),
-            ("verdict", Align::Left),
-        ]);
-        for r in &self.rows {
-            let value = |v: f64| match r.metric {
-                Metric::Tps => format!("{v:.1}"),
-                _ => format!("{} ms", fmt_ms(v)),
-            };
-            let c = &r.change;
-            let dagger = if c.method.is_bootstrap() { " †" } else { "" };
-            table.row(vec![
-                r.group.to_string().into(),
-                r.mode.as_str().into(),
-                r.metric.name().into(),
-                value(r.base).into(),
-                value(r.new).into(),
-                format!(
-                    "{}% [{}, {}]{dagger}",
-                    pct(c.percent()),
-                    pct(c.low_percent()),
-                    pct(c.high_percent())
-                )
-                .into(),
-                Cell::new(
-                    r.verdict.to_string(),
-                    match r.verdict {
-                        Verdict::Regressed => Tone::Bad,
-                        Verdict::Improved => Tone::Good,
-                        Verdict::Unchanged => Tone::Muted,
-                    },
-                ),
-            ]);
-        }
-        doc.push(Block::Table(table));
-        let mut notes = Vec::new();
-        if self.rows.iter().any(|r| r.change.method.is_bootstrap()) {
-            notes.push(
-                "† fewer than two repetitions on a side: the interval comes from resampling \
-                 per-second samples and leaves out how much a rerun would differ"
-                    .to_string(),
-            );
-        }
-        let pairs = |v: &[(GroupKey, SyncCommit)]| {
-            v.iter()
-                .map(|(g, m)| format!("{g} {m}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
-        if !self.only_base.is_empty() {
-            notes.push(format!("only in base: {}", pairs(&self.only_base)));
-        }
-        if !self.only_new.is_empty() {
-            notes.push(format!("only in new: {}", pairs(&self.only_new)));
-        }
-        notes.extend(self.excluded.iter().cloned());
-        notes.extend(self.notes.iter().cloned());
-        if !notes.is_empty() {
-            doc.push(Block::List(notes));
-        }
-        doc.markdown()
-    }
 }
 
 #[cfg(test)]

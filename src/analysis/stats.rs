@@ -12,16 +12,9 @@
 //!   comes from resampling per-second samples ([`bootstrap`]); it shows the noise within the runs,
 //!   not how much a rerun would differ.
 
-use std::collections::BTreeMap;
-
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use statrs::distribution::{ContinuousCDF, StudentsT};
-
-use crate::load::metrics::TimelinePoint;
-use crate::load::run_result::Summary;
-use crate::pg::mode::SyncCommit;
-use crate::sweep::folder::{CellResult, GroupKey, Results};
 
 pub const CONFIDENCE: f64 = 0.95;
 
@@ -69,23 +62,6 @@ impl Figures {
         self.0[m.index()]
     }
 
-    /// A run's overall figures; None when it has no positive value to take a ratio of (no
-    /// transaction succeeded).
-    pub fn of_summary(s: &Summary) -> Option<Figures> {
-        let l = s.latency_ms.as_ref()?;
-        Figures::new(s.tps, l.mean, l.p50, l.p99).positive()
-    }
-
-    /// One second of a run's timeline; None for an interval without transactions, which has
-    /// no latency to resample.
-    pub fn of_second(p: &TimelinePoint) -> Option<Figures> {
-        if p.transactions == 0 || p.duration <= 0.0 {
-            return None;
-        }
-        let l = p.latency.as_ref()?;
-        Figures::new(p.tps, l.mean, l.p50, l.p99).positive()
-    }
-
     /// The geometric mean of each figure; None for an empty list.
     pub fn geometric_mean(list: &[Figures]) -> Option<Figures> {
         if list.is_empty() {
@@ -99,7 +75,8 @@ impl Figures {
         Some(Figures(out))
     }
 
-    fn positive(self) -> Option<Figures> {
+    /// Itself when every value is positive and finite (a ratio can be taken of it).
+    pub fn positive(self) -> Option<Figures> {
         self.0
             .iter()
             .all(|v| v.is_finite() && *v > 0.0)
@@ -343,139 +320,6 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
-/// Why a finished cell does not count in the figures of its mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Excluded {
-    /// A remote_write/on/remote_apply cell that ran without an attached synchronous standby:
-    /// its commits waited for nobody, so its figures are not that mode's.
-    NoSyncStandby,
-    /// No transaction succeeded: nothing to take a ratio of.
-    NoTransactions,
-}
-
-impl std::fmt::Display for Excluded {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Excluded::NoSyncStandby => "no synchronous standby was attached",
-            Excluded::NoTransactions => "no transaction succeeded",
-        })
-    }
-}
-
-/// Whether a cell's figures stand for its mode, and if so what they are.
-pub fn cell_figures(cell: &CellResult) -> Result<Figures, Excluded> {
-    if cell.cell.mode.waits_for_standby() && !cell.sync_standby_attached {
-        return Err(Excluded::NoSyncStandby);
-    }
-    Figures::of_summary(&cell.run.summary).ok_or(Excluded::NoTransactions)
-}
-
-/// The cells of one group and mode that count, by repetition.
-#[derive(Debug, Clone, Default)]
-pub struct ModeRuns {
-    /// Repetition → overall figures.
-    pub reps: BTreeMap<u32, Figures>,
-    /// Every counted cell's per-second samples, pooled.
-    pub seconds: Vec<Figures>,
-}
-
-impl ModeRuns {
-    pub fn add(&mut self, cell: &CellResult) -> Result<(), Excluded> {
-        let f = cell_figures(cell)?;
-        self.reps.insert(cell.cell.repetition, f);
-        self.seconds
-            .extend(cell.run.timeline.iter().filter_map(Figures::of_second));
-        Ok(())
-    }
-
-    /// The figures shown for the mode: geometric means over repetitions, so that shown figures
-    /// divide into the changes the intervals are centred on.
-    pub fn figures(&self) -> Option<Figures> {
-        Figures::geometric_mean(&self.reps.values().copied().collect::<Vec<_>>())
-    }
-
-    fn sampled(&self) -> Option<Sampled<'_>> {
-        Some(Sampled {
-            point: self.figures()?,
-            seconds: &self.seconds,
-        })
-    }
-
-    fn column(figures: &[Figures], m: Metric) -> Vec<f64> {
-        figures.iter().map(|f| f.get(m)).collect()
-    }
-}
-
-fn per_metric(f: impl Fn(Metric) -> Option<Change>) -> Option<[Change; 4]> {
-    let out = Metric::ALL.map(f);
-    out.iter()
-        .all(Option::is_some)
-        .then(|| out.map(Option::unwrap))
-}
-
-/// A mode against the baseline of the same sweep: paired t over the repetitions both have when
-/// there are two or more, else a bootstrap over all their seconds.
-pub fn versus_baseline(base: &ModeRuns, mode: &ModeRuns, cfg: Bootstrap) -> Option<[Change; 4]> {
-    let pairs: Vec<(Figures, Figures)> = base
-        .reps
-        .iter()
-        .filter_map(|(rep, b)| mode.reps.get(rep).map(|m| (*b, *m)))
-        .collect();
-    if pairs.len() >= 2 {
-        let (b, m): (Vec<Figures>, Vec<Figures>) = pairs.into_iter().unzip();
-        return per_metric(|k| paired(&ModeRuns::column(&b, k), &ModeRuns::column(&m, k)));
-    }
-    bootstrap(base.sampled()?, mode.sampled()?, cfg)
-}
-
-/// The same group and mode in two independent sweeps: Welch's t when both have two or more
-/// repetitions, else a bootstrap over their seconds.
-pub fn between_sweeps(base: &ModeRuns, new: &ModeRuns, cfg: Bootstrap) -> Option<[Change; 4]> {
-    if base.reps.len() >= 2 && new.reps.len() >= 2 {
-        let b: Vec<Figures> = base.reps.values().copied().collect();
-        let n: Vec<Figures> = new.reps.values().copied().collect();
-        return per_metric(|k| welch(&ModeRuns::column(&b, k), &ModeRuns::column(&n, k)));
-    }
-    bootstrap(base.sampled()?, new.sampled()?, cfg)
-}
-
-/// A cell that did not count, and why.
-#[derive(Debug, Clone)]
-pub struct ExcludedCell {
-    pub id: String,
-    pub mode: SyncCommit,
-    pub why: Excluded,
-}
-
-/// A sweep's cells sorted into groups and modes.
-#[derive(Debug, Clone, Default)]
-pub struct Sorted {
-    pub groups: BTreeMap<GroupKey, BTreeMap<SyncCommit, ModeRuns>>,
-    pub excluded: Vec<ExcludedCell>,
-}
-
-impl Sorted {
-    pub fn of(results: &Results) -> Sorted {
-        let mut s = Sorted::default();
-        for cell in &results.cells {
-            let runs = s
-                .groups
-                .entry(cell.cell.group())
-                .or_default()
-                .entry(cell.cell.mode)
-                .or_default();
-            if let Err(why) = runs.add(cell) {
-                s.excluded.push(ExcludedCell {
-                    id: cell.cell.id(),
-                    mode: cell.cell.mode,
-                    why,
-                });
-            }
-        }
-        s
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -682,56 +526,6 @@ mod tests {
         );
         assert!(bootstrap(one, two, Bootstrap::default()).is_none());
         assert!(bootstrap(two, two, Bootstrap::default()).is_some());
-    }
-
-    fn runs(reps: &[(u32, f64)], seconds_tps: &[f64]) -> ModeRuns {
-        ModeRuns {
-            reps: reps
-                .iter()
-                .map(|&(r, lat)| (r, Figures::new(8000.0 / lat, lat, lat * 0.9, lat * 3.0)))
-                .collect(),
-            seconds: seconds(seconds_tps, 5.0),
-        }
-    }
-
-    #[test]
-    fn versus_baseline_pairs_repetitions_and_falls_back_to_the_bootstrap() {
-        let secs = [1000.0, 1010.0, 990.0];
-        let base = runs(&[(1, 2.0), (2, 2.2)], &secs);
-        let slow = runs(&[(1, 4.0), (2, 4.4)], &secs);
-        let [tps, lat, ..] = versus_baseline(&base, &slow, Bootstrap::default()).unwrap();
-        assert_eq!(lat.method, Method::Paired { pairs: 2 });
-        assert!(close(lat.percent(), 100.0, 1e-9) && close(tps.percent(), -50.0, 1e-9));
-        // Only repetition 2 on both sides: one pair, so the seconds decide the interval.
-        let one = runs(&[(2, 4.4)], &secs);
-        let c = versus_baseline(&base, &one, Bootstrap::default()).unwrap();
-        assert!(c[1].method.is_bootstrap());
-        // Point estimate: 4.4 over the geometric mean of 2.0 and 2.2.
-        assert!(close(c[1].ratio, 4.4 / (2.0f64 * 2.2).sqrt(), 1e-9));
-        assert!(versus_baseline(&base, &ModeRuns::default(), Bootstrap::default()).is_none());
-    }
-
-    #[test]
-    fn between_sweeps_is_welch_with_two_repetitions_a_side() {
-        let secs = [1000.0, 1010.0, 990.0];
-        let base = runs(&[(1, 2.0), (2, 2.2)], &secs);
-        let new = runs(&[(1, 2.6), (2, 2.86)], &secs);
-        let c = between_sweeps(&base, &new, Bootstrap::default()).unwrap();
-        assert!(matches!(
-            c[1].method,
-            Method::Welch {
-                base: 2,
-                new: 2,
-                ..
-            }
-        ));
-        assert!(close(c[1].percent(), 30.0, 1e-9));
-        let single = runs(&[(1, 2.6)], &secs);
-        assert!(
-            between_sweeps(&base, &single, Bootstrap::default()).unwrap()[1]
-                .method
-                .is_bootstrap()
-        );
     }
 
     #[test]

@@ -20,6 +20,6 @@ pub fn compare(args: CompareArgs) -> Result<u8, Failure> {
     for note in c.notes.iter().filter(|n| n.starts_with("WARNING")) {
         eprintln!("pgsyncbench: {note}");
     }
-    print!("{}", c.markdown());
+    print!("{}", crate::report::compare::markdown(&c));
     Ok(if c.regressions() > 0 { 1 } else { 0 })
 }

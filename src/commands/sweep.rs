@@ -305,9 +305,12 @@ async fn on_cluster(
     }
     // The report covers whatever finished, a partial sweep included.
     if Results::load(dir).is_ok_and(|r| !r.cells.is_empty()) {
-        match super::report::write_report(dir) {
-            Ok(done) => eprintln!("report: {done}"),
-            Err(e) => eprintln!("pgsyncbench: error: the report failed: {}", e.message),
+        match crate::report::write(dir) {
+            Ok(written) => {
+                super::report::print_warnings(&written);
+                eprintln!("report: {written}");
+            }
+            Err(e) => eprintln!("pgsyncbench: error: the report failed: {e}"),
         }
     }
     let timing = match result {

@@ -3,228 +3,28 @@
 //! the stored results alone, then written as Markdown or as one self-contained HTML page.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-use std::path::Path;
 
-use crate::analysis::stats::{self, Bootstrap, Change, Excluded, Figures, Metric, Sorted};
-use crate::pg::mode::SyncCommit;
+use super::format::{fmt_ms, pct};
+use crate::analysis::stats::{Bootstrap, Change, Metric};
+use crate::analysis::{Analysis, Group};
 use crate::report::doc::{Align, Block, Cell, Doc, Table, Tone};
-use crate::sweep::folder::{CellResult, GroupKey, Results};
+use crate::sweep::folder::{CellResult, Results};
 
-pub use crate::charts::ChartFile;
-
-/// report.md: charts are linked by their SVG's path relative to the results folder.
-pub fn render_markdown(results: &Results, charts: &[ChartFile]) -> String {
-    Report::of(results).markdown(charts)
-}
-
-/// report.html: each chart's SVG text is inlined, so the page needs no other file.
-pub fn render_html(results: &Results, charts: &[(ChartFile, String)]) -> String {
-    Report::of(results).html(charts)
-}
-
-/// One mode of one group.
-#[derive(Debug, Clone)]
-pub struct ModeRow {
-    pub mode: SyncCommit,
-    /// Repetitions whose figures count.
-    pub counted: usize,
-    /// Finished cells, counted or not.
-    pub finished: usize,
-    pub figures: Option<Figures>,
-    /// Against the baseline; None for the baseline itself or when either side has nothing.
-    pub changes: Option<[Change; 4]>,
-}
-
-#[derive(Debug, Clone)]
-pub struct GroupReport {
-    pub group: GroupKey,
-    pub rows: Vec<ModeRow>,
-}
-
-/// Something the reader must know before trusting a figure.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Warning {
-    NoSyncStandby {
-        cell: String,
-        mode: SyncCommit,
-    },
-    NoTransactions {
-        cell: String,
-    },
-    Missing {
-        planned: usize,
-        missing: Vec<String>,
-    },
-    NoBaseline {
-        group: GroupKey,
-        baseline: SyncCommit,
-    },
-    /// Both sides have figures but too few seconds with transactions for an interval.
-    NoInterval {
-        group: GroupKey,
-        mode: SyncCommit,
-    },
-    Failures {
-        cell: String,
-        failed: u64,
-        transactions: u64,
-        by_kind: BTreeMap<String, u64>,
-    },
-    ClientsLost {
-        cell: String,
-        lost: usize,
-        clients: usize,
-    },
-    Interrupted {
-        cell: String,
-    },
-    Noise {
-        group: GroupKey,
-        baseline: SyncCommit,
-        items: Vec<(SyncCommit, Metric)>,
-    },
-    /// Cells of one folder ran on different clusters (system identifier, cells).
-    SeveralClusters {
-        clusters: Vec<(String, usize)>,
-    },
-}
-
-impl fmt::Display for Warning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Warning::NoSyncStandby { cell, mode } => write!(
-                f,
-                "{cell} ran {mode} without an attached synchronous standby: its commits waited for no \
-                 standby, so it is left out of the {mode} figures and changes"
-            ),
-            Warning::SeveralClusters { clusters } => {
-                let each: Vec<String> = clusters
-                    .iter()
-                    .map(|(id, n)| format!("system identifier {id}: {n} cells"))
-                    .collect();
-                write!(
-                    f,
-                    "THE CELLS OF THIS FOLDER RAN ON {} DIFFERENT CLUSTERS ({}): changes between \
-                     cells of different clusters measure the clusters as much as the modes",
-                    clusters.len(),
-                    each.join("; ")
-                )
-            }
-            Warning::NoTransactions { cell } => write!(
-                f,
-                "{cell}: no transaction succeeded; it is left out of the figures"
-            ),
-            Warning::Missing { planned, missing } => write!(
-                f,
-                "{} of {planned} planned cells have no results (the sweep was interrupted or is still \
-                 running): {}",
-                missing.len(),
-                missing.join(", ")
-            ),
-            Warning::NoBaseline { group, baseline } => write!(
-                f,
-                "{group}: no {baseline} cell counts, so this group shows no changes against the baseline"
-            ),
-            Warning::NoInterval { group, mode } => write!(
-                f,
-                "{group}: {mode} and the baseline have too few seconds with transactions for an \
-                 interval (at least 2 on each side), so no change is shown"
-            ),
-            Warning::Failures {
-                cell,
-                failed,
-                transactions,
-                by_kind,
-            } => {
-                let total = failed + transactions;
-                let share = if total > 0 {
-                    *failed as f64 * 100.0 / total as f64
-                } else {
-                    0.0
-                };
-                let kinds: Vec<String> = by_kind.iter().map(|(k, n)| format!("{k}: {n}")).collect();
-                write!(
-                    f,
-                    "{cell}: {failed} failed transactions ({share:.2}% of {total}), by SQLSTATE: {}",
-                    kinds.join(", ")
-                )
-            }
-            Warning::ClientsLost {
-                cell,
-                lost,
-                clients,
-            } => write!(
-                f,
-                "{cell}: {lost} of {clients} clients lost their connection; the figures count only what \
-                 the others ran"
-            ),
-            Warning::Interrupted { cell } => write!(
-                f,
-                "{cell}: the run was interrupted before its planned duration"
-            ),
-            Warning::Noise {
-                group,
-                baseline,
-                items,
-            } => {
-                let items: Vec<String> = items
-                    .iter()
-                    .map(|(m, k)| format!("{m} {}", k.name()))
-                    .collect();
-                write!(
-                    f,
-                    "{group}: noise against {baseline} (the interval includes 0) for {}",
-                    items.join(", ")
-                )
-            }
-        }
-    }
-}
-
-/// A results folder analysed, ready to render.
+/// A sweep's results folder as a document, from its analysis.
 pub struct Report<'a> {
     results: &'a Results,
-    pub groups: Vec<GroupReport>,
-    pub warnings: Vec<Warning>,
+    analysis: &'a Analysis<'a>,
 }
 
 impl<'a> Report<'a> {
-    pub fn of(results: &'a Results) -> Report<'a> {
-        let sorted = Sorted::of(results);
-        let groups = group_reports(results, &sorted);
-        let warnings = warnings(results, &sorted, &groups);
+    pub fn of(analysis: &'a Analysis<'a>) -> Report<'a> {
         Report {
-            results,
-            groups,
-            warnings,
+            results: analysis.results,
+            analysis,
         }
     }
 
-    pub fn markdown(&self, charts: &[ChartFile]) -> String {
-        let figures = charts
-            .iter()
-            .map(|c| self.figure(c, None))
-            .collect::<Vec<_>>();
-        self.document(figures).markdown()
-    }
-
-    pub fn html(&self, charts: &[(ChartFile, String)]) -> String {
-        let figures = charts
-            .iter()
-            .map(|(c, svg)| self.figure(c, Some(svg.clone())))
-            .collect::<Vec<_>>();
-        self.document(figures).html()
-    }
-
-    pub fn figure(&self, chart: &ChartFile, svg: Option<String>) -> Block {
-        Block::Figure {
-            title: chart.title.clone(),
-            path: relative_path(&self.results.dir, &chart.svg),
-            svg,
-        }
-    }
-
+    /// The document, with `figures` (the charts) where they belong.
     pub fn document(&self, figures: Vec<Block>) -> Doc {
         let m = &self.results.manifest;
         let mut doc = Doc::new(format!("pgsyncbench report: {}", m.plan.name));
@@ -244,13 +44,13 @@ impl<'a> Report<'a> {
             m.plan.baseline
         )));
         doc.push(Block::Heading(2, "Results".into()));
-        if self.groups.is_empty() {
+        if self.analysis.groups.is_empty() {
             doc.push(Block::Paragraph("No cell has finished yet.".into()));
         }
-        for g in &self.groups {
-            doc.push(Block::Heading(3, g.group.to_string()));
+        for g in &self.analysis.groups {
+            doc.push(Block::Heading(3, g.key.to_string()));
             doc.push(Block::Table(self.headline(g)));
-            if g.rows.iter().any(|r| {
+            if g.modes.iter().any(|r| {
                 r.changes
                     .as_ref()
                     .is_some_and(|c| c[0].method.is_bootstrap())
@@ -263,11 +63,15 @@ impl<'a> Report<'a> {
             }
         }
         doc.push(Block::Heading(2, "Warnings".into()));
-        if self.warnings.is_empty() {
+        if self.analysis.warnings.is_empty() {
             doc.push(Block::Paragraph("None.".into()));
         } else {
             doc.push(Block::List(
-                self.warnings.iter().map(ToString::to_string).collect(),
+                self.analysis
+                    .warnings
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
             ));
         }
         if !figures.is_empty() {
@@ -286,7 +90,7 @@ impl<'a> Report<'a> {
         doc
     }
 
-    fn headline(&self, g: &GroupReport) -> Table {
+    fn headline(&self, g: &Group) -> Table {
         let mut t = Table::new(&[
             ("mode", Align::Left),
             ("runs", Align::Right),
@@ -300,20 +104,20 @@ impl<'a> Report<'a> {
             ("Δ p99", Align::Right),
         ]);
         let plan = &self.results.manifest.plan;
-        for r in &g.rows {
-            let runs = if r.counted as u32 == plan.repeat {
-                r.counted.to_string()
+        for r in &g.modes {
+            let runs = if r.counted() as u32 == plan.repeat {
+                r.counted().to_string()
             } else {
-                format!("{} of {}", r.counted, plan.repeat)
+                format!("{} of {}", r.counted(), plan.repeat)
             };
-            let runs_tone = if r.counted < r.finished {
+            let runs_tone = if r.counted() < r.finished() {
                 Tone::Warn
             } else {
                 Tone::Plain
             };
             let mut row = vec![Cell::from(r.mode.as_str()), Cell::new(runs, runs_tone)];
             for m in Metric::ALL {
-                row.push(match &r.figures {
+                row.push(match &r.figures() {
                     Some(f) if m == Metric::Tps => format!("{:.1}", f.get(m)).into(),
                     Some(f) => fmt_ms(f.get(m)).into(),
                     None => Cell::new("—", Tone::Muted),
@@ -430,143 +234,6 @@ impl<'a> Report<'a> {
         doc.push(Block::Heading(3, "Command line".into()));
         doc.push(Block::Pre(shell_words(&m.command_line)));
     }
-}
-
-fn group_reports(results: &Results, sorted: &Sorted) -> Vec<GroupReport> {
-    let plan = &results.manifest.plan;
-    let mut finished: BTreeMap<(GroupKey, SyncCommit), usize> = BTreeMap::new();
-    for c in &results.cells {
-        *finished.entry((c.cell.group(), c.cell.mode)).or_default() += 1;
-    }
-    let empty = stats::ModeRuns::default();
-    sorted
-        .groups
-        .iter()
-        .map(|(group, modes)| {
-            let shown: BTreeSet<SyncCommit> = plan
-                .modes
-                .iter()
-                .copied()
-                .chain(modes.keys().copied())
-                .chain([plan.baseline])
-                .collect();
-            let base = modes.get(&plan.baseline).unwrap_or(&empty);
-            let rows = shown
-                .into_iter()
-                .map(|mode| {
-                    let runs = modes.get(&mode).unwrap_or(&empty);
-                    ModeRow {
-                        mode,
-                        counted: runs.reps.len(),
-                        finished: finished.get(&(*group, mode)).copied().unwrap_or(0),
-                        figures: runs.figures(),
-                        changes: (mode != plan.baseline)
-                            .then(|| stats::versus_baseline(base, runs, Bootstrap::default()))
-                            .flatten(),
-                    }
-                })
-                .collect();
-            GroupReport {
-                group: *group,
-                rows,
-            }
-        })
-        .collect()
-}
-
-/// Warnings in order of weight: what would make a figure wrong first, noise last.
-pub fn warnings(results: &Results, sorted: &Sorted, groups: &[GroupReport]) -> Vec<Warning> {
-    let mut out = Vec::new();
-    let clusters = results.clusters();
-    if clusters.len() > 1 {
-        out.push(Warning::SeveralClusters { clusters });
-    }
-    for e in &sorted.excluded {
-        out.push(match e.why {
-            Excluded::NoSyncStandby => Warning::NoSyncStandby {
-                cell: e.id.clone(),
-                mode: e.mode,
-            },
-            Excluded::NoTransactions => Warning::NoTransactions { cell: e.id.clone() },
-        });
-    }
-    let done: BTreeSet<String> = results.cells.iter().map(|c| c.cell.id()).collect();
-    let missing: Vec<String> = results
-        .manifest
-        .order
-        .iter()
-        .filter(|id| !done.contains(*id))
-        .cloned()
-        .collect();
-    if !missing.is_empty() {
-        out.push(Warning::Missing {
-            planned: results.manifest.order.len(),
-            missing,
-        });
-    }
-    let baseline = results.manifest.plan.baseline;
-    for g in groups {
-        let base = g.rows.iter().find(|r| r.mode == baseline);
-        if base.is_none_or(|r| r.figures.is_none()) {
-            out.push(Warning::NoBaseline {
-                group: g.group,
-                baseline,
-            });
-            continue;
-        }
-        for r in &g.rows {
-            if r.mode != baseline && r.figures.is_some() && r.changes.is_none() {
-                out.push(Warning::NoInterval {
-                    group: g.group,
-                    mode: r.mode,
-                });
-            }
-        }
-    }
-    for c in &results.cells {
-        let s = &c.run.summary;
-        let id = c.cell.id();
-        if s.failed > 0 {
-            out.push(Warning::Failures {
-                cell: id.clone(),
-                failed: s.failed,
-                transactions: s.transactions,
-                by_kind: c.run.failures.clone(),
-            });
-        }
-        if s.clients_lost > 0 {
-            out.push(Warning::ClientsLost {
-                cell: id.clone(),
-                lost: s.clients_lost,
-                clients: c.cell.clients,
-            });
-        }
-        if s.interrupted {
-            out.push(Warning::Interrupted { cell: id });
-        }
-    }
-    for g in groups {
-        let items: Vec<(SyncCommit, Metric)> = g
-            .rows
-            .iter()
-            .filter_map(|r| r.changes.as_ref().map(|c| (r.mode, c)))
-            .flat_map(|(mode, c)| {
-                Metric::ALL
-                    .into_iter()
-                    .zip(c)
-                    .filter(|(_, ch)| ch.is_noise())
-                    .map(move |(k, _)| (mode, k))
-            })
-            .collect();
-        if !items.is_empty() {
-            out.push(Warning::Noise {
-                group: g.group,
-                baseline,
-                items,
-            });
-        }
-    }
-    out
 }
 
 fn cells_table(results: &Results) -> Table {
@@ -742,23 +409,6 @@ fn change_cell(c: &Change) -> Cell {
 }
 
 /// A signed percentage with one decimal; a value that rounds to zero is +0.0, never -0.0.
-pub fn pct(v: f64) -> String {
-    let r = (v * 10.0).round() / 10.0;
-    format!("{:+.1}", if r == 0.0 { 0.0 } else { r })
-}
-
-pub fn fmt_ms(v: f64) -> String {
-    format!("{v:.2}")
-}
-
-pub(crate) fn relative_path(dir: &Path, file: &Path) -> String {
-    let rel = file.strip_prefix(dir).unwrap_or(file);
-    rel.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 /// The command line as a shell would take it back: words with spaces or quotes are quoted.
 fn shell_words(words: &[String]) -> String {
     words
@@ -782,30 +432,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percentages_never_show_minus_zero() {
-        assert_eq!(pct(-0.04), "+0.0");
-        assert_eq!(pct(12.345), "+12.3");
-        assert_eq!(pct(-34.06), "-34.1");
-    }
-
-    #[test]
     fn command_lines_are_quoted_for_a_shell() {
         let words = ["pgsyncbench", "run", "-c", "8", "dbname=x user=y", "it's"].map(String::from);
         assert_eq!(
             shell_words(&words),
             "pgsyncbench run -c 8 'dbname=x user=y' 'it'\\''s'"
-        );
-    }
-
-    #[test]
-    fn chart_paths_are_relative_to_the_folder() {
-        assert_eq!(
-            relative_path(Path::new("/r/s"), Path::new("/r/s/charts/a.svg")),
-            "charts/a.svg"
-        );
-        assert_eq!(
-            relative_path(Path::new("/r/s"), Path::new("elsewhere/a.svg")),
-            "elsewhere/a.svg"
         );
     }
 }

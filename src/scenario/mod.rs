@@ -3,13 +3,12 @@
 //!
 //! `spec` reads scenario files; `run` orders a variant's steps; `actions` does what each action
 //! says; `watch` follows the cluster meanwhile; `audit` and `availability` measure what the
-//! faults cost; `expect` judges; `result` is what is recorded and `report` writes it up.
+//! faults cost; `expect` judges; `result` is what is recorded (src/report/scenario.rs writes it up).
 
 pub mod actions;
 pub mod audit;
 pub mod availability;
 pub mod expect;
-pub mod report;
 pub mod result;
 pub mod run;
 pub mod spec;

@@ -6,6 +6,7 @@
 //! describing itself.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -146,4 +147,53 @@ pub struct VariantResult {
     pub settled: bool,
     pub checks: Vec<Check>,
     pub passed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read {}: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Scenario result files in a folder are named `scenario-<name>.json`.
+pub const PREFIX: &str = "scenario-";
+
+/// Every scenario result in `dir`, by file name.
+pub fn load_dir(dir: &Path) -> Result<Vec<ScenarioResult>, ReadError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(PREFIX))
+        })
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p).map_err(|e| ReadError::Io {
+                path: p.clone(),
+                source: e,
+            })?;
+            serde_json::from_str(&text).map_err(|e| ReadError::Json {
+                path: p.clone(),
+                source: e,
+            })
+        })
+        .collect()
 }

@@ -1,38 +1,8 @@
 //! Scenario results in reports: per scenario and variant, the cost (TPS, p99) beside what the
 //! mode bought (lost, unexpected and recovered commits, failover time, longest write gap).
 
-use std::path::Path;
-
-use crate::report::doc::{Align, Block, Cell, Table, Tone};
+use super::doc::{Align, Block, Cell, Table, Tone};
 use crate::scenario::{ScenarioResult, VariantResult};
-
-/// Scenario result files in a folder are named `scenario-<name>.json`.
-pub const PREFIX: &str = "scenario-";
-
-/// Every scenario result in `dir`, by file name.
-pub fn load_dir(dir: &Path) -> Result<Vec<ScenarioResult>, String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(Vec::new());
-    };
-    let mut paths: Vec<_> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "json")
-                && p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(PREFIX))
-        })
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-            serde_json::from_str(&text).map_err(|e| format!("cannot read {}: {e}", p.display()))
-        })
-        .collect()
-}
 
 /// Seconds from the first fault to the first commit on another member (the failover time):
 /// None when the leader never changed, Some(None) when it did and no write followed.
