@@ -102,6 +102,12 @@ pub enum ControlError {
     File { what: String, reason: String },
     #[error("no synchronous standby is attached to leader {leader}: {why}")]
     NoSyncStandby { leader: String, why: String },
+    #[error("could not put Patroni's configuration back: {source}; run `{command}`")]
+    NotPutBack {
+        #[source]
+        source: Box<ControlError>,
+        command: String,
+    },
 }
 
 /// What the leader showed once a change was live.
@@ -415,6 +421,31 @@ impl SavedConfig {
             config,
             synchronous_commit_before: SyncCommit::from_server(&before.synchronous_commit),
         })
+    }
+
+    /// The command that puts this configuration back by hand, should pgsyncbench be killed.
+    pub fn restore_command(&self, patroni: &Patroni) -> String {
+        format!(
+            "pgsyncbench cluster restore --patroni {} --from {}",
+            patroni.url(),
+            self.path.display()
+        )
+    }
+
+    /// Puts the configuration back after pgsyncbench's changes, waiting up to `budget` for it
+    /// to be live; the error names the command that does it by hand.
+    pub async fn put_back(
+        &self,
+        patroni: &Patroni,
+        base: &Target,
+        budget: Duration,
+    ) -> Result<Live, ControlError> {
+        self.restore(patroni, base, budget)
+            .await
+            .map_err(|e| ControlError::NotPutBack {
+                source: Box::new(e),
+                command: self.restore_command(patroni),
+            })
     }
 
     pub fn load(path: &Path) -> Result<SavedConfig, ControlError> {

@@ -75,6 +75,55 @@ pub fn patroni_client(
     )?)
 }
 
+/// Saves the cluster's dynamic configuration to `path` before a command changes it, and says
+/// how to put it back by hand should the command be killed.
+pub async fn save_config(
+    patroni: &crate::cluster::patroni::Patroni,
+    base: &crate::pg::conn::Target,
+    path: &std::path::Path,
+) -> Result<crate::cluster::control::SavedConfig, Failure> {
+    let saved = crate::cluster::control::SavedConfig::save(patroni, base, path).await?;
+    eprintln!(
+        "saved Patroni's dynamic configuration to {} (should this be killed: {})",
+        path.display(),
+        saved.restore_command(patroni)
+    );
+    Ok(saved)
+}
+
+/// Puts the saved configuration back and says so, waiting up to `budget` for it to be live; a
+/// failure names the command to run.
+pub async fn put_back_config(
+    saved: &crate::cluster::control::SavedConfig,
+    patroni: &crate::cluster::patroni::Patroni,
+    base: &crate::pg::conn::Target,
+    budget: std::time::Duration,
+) -> Result<(), Failure> {
+    let live = saved.put_back(patroni, base, budget).await?;
+    eprintln!(
+        "restored Patroni's configuration: synchronous_commit={} live on {} again",
+        live.synchronous_commit, live.leader
+    );
+    Ok(())
+}
+
+/// A command's outcome with the putting back of the configuration after it: the command's
+/// own failure first, a failed restore added to it.
+pub fn with_put_back<T>(
+    result: Result<T, Failure>,
+    put_back: Result<(), Failure>,
+) -> Result<T, Failure> {
+    match (result, put_back) {
+        (Ok(t), Ok(())) => Ok(t),
+        (Ok(_), Err(e)) => Err(e),
+        (Err(first), Ok(())) => Err(first),
+        (Err(first), Err(e)) => Err(Failure {
+            message: format!("{}; also {}", first.message, e.message),
+            ..first
+        }),
+    }
+}
+
 /// A lab for one command, in a temporary folder named after the command and this process.
 pub fn lab_spec(
     command: &str,

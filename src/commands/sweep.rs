@@ -8,11 +8,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::outputs::{self, Output};
 use super::{
-    Failure, Interrupt, interrupted_failure, lab_spec, member_target, patroni_client, results_dir,
-    start_lab, stop_lab,
+    Failure, Interrupt, interrupted_failure, lab_spec, member_target, patroni_client,
+    put_back_config, results_dir, save_config, start_lab, stop_lab,
 };
 use crate::cli::SweepArgs;
-use crate::cluster::control::{self, SavedConfig, SyncChange};
+use crate::cluster::control::{self, SyncChange};
 use crate::cluster::environment;
 use crate::cluster::patroni::Patroni;
 use crate::lab::Lab;
@@ -270,19 +270,9 @@ async fn on_cluster(
     } else {
         "patroni-config.before.json"
     });
-    let saved = SavedConfig::save(patroni, base, &saved_path).await?;
-    eprintln!(
-        "saved Patroni's dynamic configuration to {} (should this sweep be killed: pgsyncbench cluster restore --patroni {} --from {})",
-        saved_path.display(),
-        patroni.url(),
-        saved_path.display()
-    );
+    let saved = save_config(patroni, base, &saved_path).await?;
     let budget = control::settle_budget(&saved.config);
-    let set_rtt = |ms: u32| {
-        lab.map_or(Ok(()), |l| {
-            l.set_rtt(f64::from(ms)).map_err(|e| e.to_string())
-        })
-    };
+    let set_rtt = |ms: u32| lab.map_or(Ok(()), |l| l.set_rtt(f64::from(ms)));
     let at = SweepTarget {
         patroni,
         base,
@@ -291,17 +281,9 @@ async fn on_cluster(
         cluster: &cluster,
     };
     let result = apply_and_run(dir, &manifest, &at, interrupt).await;
-    let restored = saved.restore(patroni, base, budget).await;
-    match &restored {
-        Ok(live) => eprintln!(
-            "restored Patroni's configuration: synchronous_commit={} live on {} again",
-            live.synchronous_commit, live.leader
-        ),
-        Err(e) => eprintln!(
-            "pgsyncbench: error: could not put Patroni's configuration back: {e}; run `pgsyncbench cluster restore --patroni {} --from {}`",
-            patroni.url(),
-            saved_path.display()
-        ),
+    let restored = put_back_config(&saved, patroni, base, budget).await;
+    if let Err(e) = &restored {
+        eprintln!("pgsyncbench: error: {}", e.message);
     }
     // The report covers whatever finished, a partial sweep included.
     if Results::load(dir).is_ok_and(|r| !r.cells.is_empty()) {

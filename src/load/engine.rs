@@ -99,10 +99,14 @@ pub struct Outcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("{0}")]
-    Connect(String),
-    #[error("cannot prepare the benchmark session on {target}: {reason}")]
-    Setup { target: String, reason: String },
+    #[error(transparent)]
+    Connect(#[from] crate::pg::conn::ConnError),
+    #[error("cannot prepare the benchmark session on {target}: {source}")]
+    Setup {
+        target: String,
+        #[source]
+        source: crate::load::wire::WireError,
+    },
     #[error(
         "benchmark session {client} runs with synchronous_commit={reported}, not {expected}: something overrides the mode for the benchmark sessions (a role, database or connection setting?); nothing was measured"
     )]
@@ -508,7 +512,7 @@ async fn open_session(
 ) -> Result<Session, EngineError> {
     let conn = crate::load::wire::connect(target)
         .await
-        .map_err(|e| EngineError::Connect(e.to_string()))?;
+        .map_err(EngineError::Connect)?;
     let audit = config.audit_run_id.as_ref().map(|run_id| AuditSpec {
         run_id: run_id.clone(),
         client: id as u32,
@@ -523,7 +527,7 @@ async fn open_session(
     .await
     .map_err(|e| EngineError::Setup {
         target: target.label(),
-        reason: e.to_string(),
+        source: e,
     })
 }
 

@@ -11,18 +11,45 @@ use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
 
 use crate::load::engine::{Observer, Phase, Tick};
 
+#[derive(Debug, thiserror::Error)]
+pub enum HlogError {
+    #[error("cannot create interval log {}: {source}", path.display())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write interval log {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot encode a histogram into interval log {}: {reason}", path.display())]
+    Encode { path: PathBuf, reason: String },
+}
+
+/// Why one interval could not be written.
+enum TickError {
+    Io(std::io::Error),
+    /// The serializer's errors carry no source worth keeping beyond their words.
+    Encode(String),
+}
+
 pub struct HlogWriter {
     path: PathBuf,
     file: BufWriter<File>,
     serializer: V2DeflateSerializer,
     started: bool,
-    error: Option<String>,
+    error: Option<TickError>,
 }
 
 impl HlogWriter {
-    pub fn create(path: &Path) -> Result<HlogWriter, String> {
-        let file = File::create(path)
-            .map_err(|e| format!("cannot create interval log {}: {e}", path.display()))?;
+    pub fn create(path: &Path) -> Result<HlogWriter, HlogError> {
+        let file = File::create(path).map_err(|e| HlogError::Create {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
         Ok(HlogWriter {
             path: path.to_path_buf(),
             file: BufWriter::new(file),
@@ -32,7 +59,7 @@ impl HlogWriter {
         })
     }
 
-    fn write_tick(&mut self, tick: &Tick<'_>) -> Result<(), String> {
+    fn write_tick(&mut self, tick: &Tick<'_>) -> Result<(), TickError> {
         if !self.started {
             // Timestamps are seconds since the load started; StartTime and BaseTime say when.
             let start = SystemTime::now() - tick.since_start;
@@ -42,26 +69,26 @@ impl HlogWriter {
                 .with_start_time(start)
                 .with_base_time(start)
                 .begin_log_with(&mut self.file, &mut self.serializer)
-                .map_err(|e| e.to_string())?;
+                .map_err(TickError::Io)?;
             writeln!(
                 self.file,
                 "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(TickError::Io)?;
             self.started = true;
         }
         // A builder with no header writes nothing; it only borrows the file for this interval.
         let mut log = IntervalLogWriterBuilder::new()
             .begin_log_with(&mut self.file, &mut self.serializer)
-            .map_err(|e| e.to_string())?;
+            .map_err(TickError::Io)?;
         log.write_histogram(
             &tick.stats.hist,
             tick.since_start.saturating_sub(tick.duration),
             tick.duration,
             None,
         )
-        .map_err(|e| e.to_string())?;
-        self.file.flush().map_err(|e| e.to_string())
+        .map_err(|e| TickError::Encode(format!("{e:?}")))?;
+        self.file.flush().map_err(TickError::Io)
     }
 
     /// Removes the file when nothing was written to it (the run failed before measuring).
@@ -73,14 +100,18 @@ impl HlogWriter {
     }
 
     /// Reports the first write error, if any.
-    pub fn finish(mut self) -> Result<(), String> {
-        let flushed = self.file.flush().map_err(|e| e.to_string());
+    pub fn finish(mut self) -> Result<(), HlogError> {
+        let flushed = self.file.flush().map_err(TickError::Io);
         match self.error.take().map(Err).unwrap_or(flushed) {
             Ok(()) => Ok(()),
-            Err(e) => Err(format!(
-                "cannot write interval log {}: {e}",
-                self.path.display()
-            )),
+            Err(TickError::Io(e)) => Err(HlogError::Write {
+                path: self.path,
+                source: e,
+            }),
+            Err(TickError::Encode(reason)) => Err(HlogError::Encode {
+                path: self.path,
+                reason,
+            }),
         }
     }
 }

@@ -14,9 +14,10 @@ use rand::seq::SliceRandom;
 use crate::cluster::control::{self, ControlError, SyncChange};
 use crate::cluster::patroni::Patroni;
 use crate::interrupt::Interrupt;
-use crate::load::engine::{self, EngineConfig, EngineError, Observer, StopAfter};
-use crate::load::hlog::HlogWriter;
-use crate::load::init::{InitOptions, InitProgress, initialize};
+use crate::lab::LabError;
+use crate::load::engine::{self, EngineError, Observer};
+use crate::load::hlog::{HlogError, HlogWriter};
+use crate::load::init::{self, InitError, InitProgress};
 use crate::load::run_result::{RunOptions, RunResult, TargetInfo};
 use crate::pg::conn::Target;
 use crate::pg::server;
@@ -74,8 +75,24 @@ pub enum SweepError {
     Probe(#[from] server::ProbeError),
     #[error(transparent)]
     Connect(#[from] crate::pg::conn::ConnError),
-    #[error("{0}")]
-    Other(String),
+    #[error(transparent)]
+    Hlog(#[from] HlogError),
+    #[error("loading pgbench's tables failed: {0}")]
+    Init(#[source] InitError),
+    #[error("CHECKPOINT before the cell failed: {}", crate::pg::error::describe(.0))]
+    Checkpoint(#[source] tokio_postgres::Error),
+    #[error("cannot create {}: {source}", path.display())]
+    Folder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot set the added round-trip time to {rtt_ms} ms: {source}")]
+    Rtt {
+        rtt_ms: u32,
+        #[source]
+        source: LabError,
+    },
     #[error("interrupted")]
     Interrupted,
 }
@@ -94,7 +111,7 @@ pub struct SweepTarget<'a> {
     /// How long a mode switch may take to go live (a few of Patroni's loop_waits).
     pub budget: Duration,
     /// Sets the round-trip time added on the replication path (the lab's relays).
-    pub set_rtt: &'a dyn Fn(u32) -> Result<(), String>,
+    pub set_rtt: &'a dyn Fn(u32) -> Result<(), LabError>,
     /// The cluster every cell records it ran on.
     pub cluster: &'a ClusterIdentity,
 }
@@ -148,7 +165,10 @@ pub async fn run(
             loaded_scale = Some(key.scale);
         }
         if rtt != Some(key.rtt_ms) {
-            (at.set_rtt)(key.rtt_ms).map_err(SweepError::Other)?;
+            (at.set_rtt)(key.rtt_ms).map_err(|e| SweepError::Rtt {
+                rtt_ms: key.rtt_ms,
+                source: e,
+            })?;
             rtt = Some(key.rtt_ms);
         }
         progress.cell_started(index, total, key);
@@ -169,7 +189,10 @@ pub async fn run(
         folder::write_summary(dir, &ordered)?;
     }
     if rtt.is_some_and(|r| r > 0) {
-        (at.set_rtt)(0).map_err(SweepError::Other)?;
+        (at.set_rtt)(0).map_err(|e| SweepError::Rtt {
+            rtt_ms: 0,
+            source: e,
+        })?;
     }
     timing.total = started.elapsed();
     Ok(timing)
@@ -183,30 +206,24 @@ async fn ensure_scale(
 ) -> Result<(), SweepError> {
     let (_, leader) = control::leader_target(at.patroni, at.base).await?;
     let client = leader.connect().await?;
-    if let Ok(t) = server::pgbench_tables(&client, leader.dbname()).await
-        && t.scale == scale
-    {
-        progress.note(&format!("pgbench tables at scale {scale} are in place"));
-        return Ok(());
-    }
-    progress.note(&format!("loading pgbench tables at scale {scale}"));
-    let opts = InitOptions {
-        scale,
-        fillfactor: 100,
-        unlogged: false,
-        partitions: 0,
-    };
-    initialize(&client, &opts, &mut Silent)
+    let loaded = init::ensure_scale(&client, leader.dbname(), scale, &mut Steps(progress))
         .await
-        .map_err(|e| SweepError::Other(e.to_string()))?;
+        .map_err(SweepError::Init)?;
+    progress.note(&if loaded {
+        format!("loaded pgbench tables at scale {scale}")
+    } else {
+        format!("pgbench tables at scale {scale} are in place")
+    });
     Ok(())
 }
 
-struct Silent;
+/// Loading's steps as the sweep's notes.
+struct Steps<'a>(&'a mut dyn SweepProgress);
 
-impl InitProgress for Silent {
-    fn step(&mut self, _: &str) {}
-    fn rows(&mut self, _: u64, _: u64) {}
+impl InitProgress for Steps<'_> {
+    fn step(&mut self, message: &str) {
+        self.0.note(&format!("loading tables: {message}"));
+    }
 }
 
 async fn run_cell(
@@ -242,12 +259,7 @@ async fn run_cell(
     control_client
         .batch_execute("CHECKPOINT")
         .await
-        .map_err(|e| {
-            SweepError::Other(format!(
-                "CHECKPOINT failed: {}",
-                crate::pg::error::describe(&e)
-            ))
-        })?;
+        .map_err(SweepError::Checkpoint)?;
     drop(control_client);
 
     let sampler_client = target.connect().await?;
@@ -267,25 +279,14 @@ async fn run_cell(
         sync_commit: Some(key.mode),
         seed,
     };
-    let config = EngineConfig {
-        builtin: key.workload,
-        protocol: plan.protocol,
-        clients: key.clients,
-        threads: key.threads,
-        stop: StopAfter::Duration(Duration::from_secs(plan.duration)),
-        warmup_secs: plan.warmup,
-        scale: key.scale,
-        session_setup: Vec::new(),
-        expect_synchronous_commit: Some(key.mode),
-        seed,
-        drain_timeout: Duration::from_secs(10),
-        audit_run_id: None,
-        reconnect: false,
-    };
+    let config = options.engine_config();
     let hlog_path: PathBuf = Results::cell_path(dir, key, "hlog");
-    std::fs::create_dir_all(dir.join(folder::CELLS_DIR))
-        .map_err(|e| SweepError::Other(e.to_string()))?;
-    let mut hlog = HlogWriter::create(&hlog_path).map_err(SweepError::Other)?;
+    let cells_dir = dir.join(folder::CELLS_DIR);
+    std::fs::create_dir_all(&cells_dir).map_err(|e| SweepError::Folder {
+        path: cells_dir,
+        source: e,
+    })?;
+    let mut hlog = HlogWriter::create(&hlog_path)?;
     let outcome = {
         let mut observers: Vec<&mut dyn Observer> = vec![&mut hlog];
         engine::run(&config, &target, &mut observers, interrupt.wait()).await
@@ -293,7 +294,7 @@ async fn run_cell(
     let _ = stop_tx.send(true);
     let samples = sampling.await.unwrap_or_default();
     let outcome = outcome?;
-    hlog.finish().map_err(SweepError::Other)?;
+    hlog.finish()?;
 
     let attached_at_end = !control::observe(at.patroni, at.base)
         .await?
