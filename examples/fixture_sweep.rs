@@ -1,5 +1,5 @@
 //! Writes a synthetic sweep results folder, deterministically, for tests and for timing `report`.
-//! Latencies follow the reference table of DESIGN.md (pgbench TPC-B on the 3-node lab, scale 10,
+//! Latencies follow pgbench's figures on the project's 3-node lab (TPC-B, scale 10,
 //! 8 clients): each transaction's latency is drawn from a log-normal with a small slow tail.
 //!
 //! ```text
@@ -110,7 +110,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
     Ok(opts)
 }
 
-/// Mean latency in ms of each mode with 8 clients (DESIGN.md's reference table).
+/// Mean latency in ms of each mode with 8 clients (pgbench on the 3-node lab).
 fn reference_mean_ms(mode: SyncCommit) -> f64 {
     match mode {
         SyncCommit::Off => 1.95,

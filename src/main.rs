@@ -1,3 +1,6 @@
+//! The pgsyncbench binary: parses the command line, runs one command on a single-threaded
+//! runtime, and turns its outcome into one error line and an exit status.
+
 use std::process::ExitCode;
 
 use clap::Parser;

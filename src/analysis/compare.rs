@@ -1,6 +1,6 @@
 //! Two sweeps side by side: each (group, mode) both have, each metric's change from base to new
 //! with its 95% interval, and a verdict that counts a change only when the whole interval lies
-//! beyond the threshold (as criterion does). Regressions decide the exit code.
+//! beyond the threshold. Regressions decide the exit code; src/report/compare.rs writes the table.
 
 use std::collections::BTreeSet;
 use std::fmt;

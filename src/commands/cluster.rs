@@ -1,3 +1,7 @@
+//! `cluster status/apply/restore`: a Patroni cluster's members and synchronous settings as
+//! patronictl shows them; a change applied and proven live (undone when it never goes live);
+//! a saved configuration put back.
+
 use std::time::Duration;
 
 use super::{Failure, member_target, patroni_client};

@@ -1,3 +1,6 @@
+//! `init`: pgbench's tables loaded with client-side COPY, with pgbench's flags and its progress
+//! and closing lines.
+
 use std::io::IsTerminal;
 use std::time::Instant;
 

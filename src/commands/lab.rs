@@ -1,3 +1,5 @@
+//! `lab up/status/rtt/down` (and the hidden `lab relay` daemon): the local cluster's life.
+
 use super::Failure;
 use crate::cli::{LabCommand, LabDirArgs};
 use crate::cluster::status::members_table;
