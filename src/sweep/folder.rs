@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::load::run_result::RunResult;
-use crate::load::workload::{Builtin, Protocol};
+use crate::load::workload::Builtin;
 use crate::pg::mode::SyncCommit;
+pub use crate::sweep::plan::Plan;
 
 pub const MANIFEST_SCHEMA: &str = "pgsyncbench/manifest";
 pub const CELL_SCHEMA: &str = "pgsyncbench/cell-result";
@@ -173,28 +174,6 @@ impl std::fmt::Display for ClusterIdentity {
         }
         Ok(())
     }
-}
-
-/// The plan a sweep runs: every combination of these, `repeat` times.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Plan {
-    pub name: String,
-    pub workloads: Vec<Builtin>,
-    pub modes: Vec<SyncCommit>,
-    pub baseline: SyncCommit,
-    pub scales: Vec<i64>,
-    pub clients: Vec<usize>,
-    pub threads: Vec<usize>,
-    /// Replication round-trip times to add (lab only); [0] for none.
-    pub rtt_ms: Vec<u32>,
-    pub duration: u64,
-    pub warmup: u64,
-    pub repeat: u32,
-    pub protocol: Protocol,
-    /// Patroni synchronous_mode for the whole sweep (None: leave as is).
-    pub synchronous_mode: Option<crate::cluster::control::SyncMode>,
-    pub strict: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,12 +3,11 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cluster::control::SyncMode;
 use crate::load::workload::{Builtin, Protocol};
 use crate::pg::mode::SyncCommit;
-use crate::sweep::folder::Plan;
 
 /// Every key a plan file may hold, each optional.
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -201,6 +200,28 @@ pub fn describe_toml_error(e: &toml::de::Error, text: &str) -> String {
         Some(k) if !msg.starts_with("unknown field") => format!("line {line}, key '{k}': {msg}"),
         _ => format!("line {line}: {msg}"),
     }
+}
+
+/// The plan a sweep runs: every combination of these, `repeat` times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub name: String,
+    pub workloads: Vec<Builtin>,
+    pub modes: Vec<SyncCommit>,
+    pub baseline: SyncCommit,
+    pub scales: Vec<i64>,
+    pub clients: Vec<usize>,
+    pub threads: Vec<usize>,
+    /// Replication round-trip times to add (lab only); [0] for none.
+    pub rtt_ms: Vec<u32>,
+    pub duration: u64,
+    pub warmup: u64,
+    pub repeat: u32,
+    pub protocol: Protocol,
+    /// Patroni synchronous_mode for the whole sweep (None: leave as is).
+    pub synchronous_mode: Option<crate::cluster::control::SyncMode>,
+    pub strict: Option<bool>,
 }
 
 #[cfg(test)]
