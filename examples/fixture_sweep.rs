@@ -1,5 +1,5 @@
 //! Writes a synthetic sweep results folder, deterministically, for tests and for timing `report`.
-//! Latencies follow the reference table of DESIGN.md (pgbench TPC-B on the 3-node lab, scale 10,
+//! Latencies follow pgbench's figures on the project's 3-node lab (TPC-B, scale 10,
 //! 8 clients): each transaction's latency is drawn from a log-normal with a small slow tail.
 //!
 //! ```text
@@ -21,15 +21,17 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 
-use pgsyncbench::control::SyncMode;
-use pgsyncbench::metrics::Stats;
-use pgsyncbench::mode::SyncCommit;
-use pgsyncbench::result::{EncodedHistogram, RunOptions, RunResult, Summary, TargetInfo, Tool};
-use pgsyncbench::results::{
+use pgsyncbench::cluster::control::SyncMode;
+use pgsyncbench::load::metrics::Stats;
+use pgsyncbench::load::run_result::{
+    EncodedHistogram, RunOptions, RunResult, Summary, TargetInfo, Tool,
+};
+use pgsyncbench::load::workload::{Builtin, Protocol};
+use pgsyncbench::pg::mode::SyncCommit;
+use pgsyncbench::sweep::folder::{
     self, CELL_SCHEMA, CellKey, CellResult, Environment, Harness, MANIFEST_SCHEMA, Manifest,
     Member, Plan, SCHEMA_VERSION, Sample, StandbySample,
 };
-use pgsyncbench::workload::{Builtin, Protocol};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Variant {
@@ -108,7 +110,7 @@ fn parse(args: Vec<String>) -> Result<Options, String> {
     Ok(opts)
 }
 
-/// Mean latency in ms of each mode with 8 clients (DESIGN.md's reference table).
+/// Mean latency in ms of each mode with 8 clients (pgbench on the 3-node lab).
 fn reference_mean_ms(mode: SyncCommit) -> f64 {
     match mode {
         SyncCommit::Off => 1.95,
@@ -181,14 +183,14 @@ fn write(opts: &Options) -> Result<(), Box<dyn std::error::Error>> {
         environment: environment(),
     };
     std::fs::create_dir_all(&opts.out)?;
-    results::write_manifest(&opts.out, &manifest)?;
+    folder::write_manifest(&opts.out, &manifest)?;
     let mut cells = Vec::new();
     for (i, key) in keys.iter().enumerate() {
         let cell = cell(key, i, &manifest.plan, opts.variant, seed, &noise);
-        results::write_cell(&opts.out, &cell)?;
+        folder::write_cell(&opts.out, &cell)?;
         cells.push(cell);
     }
-    results::write_summary(&opts.out, &cells)?;
+    folder::write_summary(&opts.out, &cells)?;
     Ok(())
 }
 
@@ -329,8 +331,8 @@ fn cell(
         sync_standby_attached: attached,
         apply_seconds: 1.2 + 0.8 * rng.random::<f64>(),
         run: RunResult {
-            schema: pgsyncbench::result::SCHEMA_ID.into(),
-            schema_version: pgsyncbench::result::SCHEMA_VERSION,
+            schema: pgsyncbench::load::run_result::SCHEMA_ID.into(),
+            schema_version: pgsyncbench::load::run_result::SCHEMA_VERSION,
             tool: Tool {
                 name: "pgsyncbench".into(),
                 version: "0.1.0".into(),

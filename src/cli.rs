@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-use crate::conn::ConnOptions;
-use crate::mode::SyncCommit;
-use crate::workload::{Builtin, Protocol};
+use crate::load::workload::{Builtin, Protocol};
+use crate::pg::conn::ConnOptions;
+use crate::pg::mode::SyncCommit;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,7 +63,7 @@ pub struct CompareArgs {
     #[arg(value_name = "NEW_DIR")]
     pub new: PathBuf,
     /// Percent a change's whole 95% interval must lie beyond to count
-    #[arg(long, value_name = "PCT", default_value_t = crate::compare::DEFAULT_THRESHOLD_PCT, value_parser = parse_threshold, allow_negative_numbers = true)]
+    #[arg(long, value_name = "PCT", default_value_t = crate::analysis::compare::DEFAULT_THRESHOLD_PCT, value_parser = parse_threshold, allow_negative_numbers = true)]
     pub threshold: f64,
 }
 
@@ -90,7 +90,7 @@ pub struct SweepArgs {
     pub baseline: Option<SyncCommit>,
     /// Patroni's synchronous_mode for the whole sweep (left as it is when not given)
     #[arg(long = "synchronous-mode", value_enum)]
-    pub synchronous_mode: Option<crate::control::SyncMode>,
+    pub synchronous_mode: Option<crate::cluster::control::SyncMode>,
     /// Patroni's synchronous_mode_strict for the whole sweep
     #[arg(long = "strict", value_name = "BOOL", action = ArgAction::Set)]
     pub strict: Option<bool>,
@@ -289,7 +289,7 @@ pub struct ClusterApplyArgs {
     pub sync_commit: Option<SyncCommit>,
     /// Patroni's synchronous_mode
     #[arg(long = "synchronous-mode", value_enum)]
-    pub synchronous_mode: Option<crate::control::SyncMode>,
+    pub synchronous_mode: Option<crate::cluster::control::SyncMode>,
     /// Patroni's synchronous_mode_strict
     #[arg(long = "strict", value_name = "BOOL", action = ArgAction::Set)]
     pub strict: Option<bool>,

@@ -1,38 +1,25 @@
 //! pgsyncbench: what PostgreSQL's synchronous_commit modes cost and buy on Patroni clusters.
+//!
+//! Data flows one way: `cli` → `commands` (one per subcommand) → the subsystems below, each of
+//! which imports only those listed after it:
+//!
+//! - `sweep` (plans, cells, the results folder) and `scenario` (faults, audit, availability)
+//!   drive `load` on a `cluster`, on a `lab` when pgsyncbench starts one;
+//! - `report` and `charts` present what `analysis` makes of a results folder;
+//! - `load` (the engine, its sessions and measurements), `cluster` (Patroni, switching modes),
+//!   `lab` (local etcd + Patroni + PostgreSQL processes);
+//! - `pg` (connection options, TLS, passwords, errors, server probes), `text`, `interrupt`.
 
-pub mod audit;
+pub mod analysis;
 pub mod charts;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
-pub mod compare;
-pub mod conn;
-pub mod control;
-pub mod doc;
-pub mod engine;
-pub mod environment;
-pub mod hlog;
-pub mod init;
 pub mod interrupt;
 pub mod lab;
-pub mod metrics;
-pub mod mode;
-pub mod patroni;
-pub mod pgerror;
-pub mod pgpass;
-pub mod plan;
-pub mod progress;
+pub mod load;
+pub mod pg;
 pub mod report;
-pub mod result;
-pub mod results;
-pub mod sampler;
 pub mod scenario;
-pub mod server;
-pub mod session;
-pub mod stats;
-pub mod status;
-pub mod summary;
 pub mod sweep;
 pub mod text;
-pub mod tls;
-pub mod wire;
-pub mod workload;

@@ -1,3 +1,6 @@
+//! The pgsyncbench binary: parses the command line, runs one command on a single-threaded
+//! runtime, and turns its outcome into one error line and an exit status.
+
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -10,7 +13,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    pgsyncbench::tls::ensure_provider();
+    pgsyncbench::pg::tls::ensure_provider();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -3,10 +3,10 @@
 
 mod sweep_fixture;
 
-use pgsyncbench::compare::{self, Verdict};
-use pgsyncbench::mode::SyncCommit;
-use pgsyncbench::results;
-use pgsyncbench::stats::Metric;
+use pgsyncbench::analysis::compare::{self, Verdict};
+use pgsyncbench::analysis::stats::Metric;
+use pgsyncbench::pg::mode::SyncCommit;
+use pgsyncbench::sweep::folder;
 use sweep_fixture::*;
 
 #[test]
@@ -46,7 +46,7 @@ fn a_real_regression_is_found_and_nothing_else() {
         mean.change
     );
     assert_eq!(c.regressions(), 4);
-    let md = c.markdown();
+    let md = pgsyncbench::report::compare::markdown(&c);
     assert!(
         md.starts_with("### pgsyncbench compare: 4 regressions beyond ±5%"),
         "{md}"
@@ -59,7 +59,12 @@ fn a_real_regression_is_found_and_nothing_else() {
 #[test]
 fn noise_alone_is_not_a_regression() {
     let c = compare::compare(&load("sweep-small"), &load("sweep-noisy"), 5.0).unwrap();
-    assert_eq!(c.regressions(), 0, "{}", c.markdown());
+    assert_eq!(
+        c.regressions(),
+        0,
+        "{}",
+        pgsyncbench::report::compare::markdown(&c)
+    );
     assert!(c.rows.iter().all(|r| r.verdict == Verdict::Unchanged));
     // The noisy sweep does differ from the base: the intervals are what keeps it quiet.
     assert!(c.rows.iter().any(|r| r.change.percent().abs() > 2.0));
@@ -134,9 +139,9 @@ fn unusable_input_exits_2_with_one_line() {
         c.cell.clients = 16;
     }
     r.manifest.order = r.cells.iter().map(|c| c.cell.id()).collect();
-    results::write_manifest(&other.0, &r.manifest).unwrap();
+    folder::write_manifest(&other.0, &r.manifest).unwrap();
     for c in &r.cells {
-        results::write_cell(&other.0, c).unwrap();
+        folder::write_cell(&other.0, c).unwrap();
     }
     let (code, _, err) = run(&[small.as_os_str(), other.0.as_os_str()]);
     assert_eq!(code, Some(2), "{err}");
@@ -145,7 +150,7 @@ fn unusable_input_exits_2_with_one_line() {
 
     // A manifest with no finished cell.
     let none = Scratch::new("no-cells");
-    results::write_manifest(&none.0, &r.manifest).unwrap();
+    folder::write_manifest(&none.0, &r.manifest).unwrap();
     let (code, _, err) = run(&[none.0.as_os_str(), small.as_os_str()]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("holds no finished cell"), "{err}");
@@ -180,9 +185,9 @@ fn single_runs_with_too_few_seconds_cannot_be_compared() {
     let c = compare::compare(&ok, &ok, 5.0).unwrap();
     assert_eq!(c.rows.len(), 4, "only off");
     assert!(
-        c.markdown().contains("remote_apply: too few seconds"),
+        pgsyncbench::report::compare::markdown(&c).contains("remote_apply: too few seconds"),
         "{}",
-        c.markdown()
+        pgsyncbench::report::compare::markdown(&c)
     );
 }
 

@@ -708,8 +708,8 @@ fn a_sweep_with_more_clients_than_the_server_allows_is_refused_before_it_starts(
 
 /// GET /config of a Patroni REST URL.
 fn config_at(url: &str) -> serde_json::Value {
-    pgsyncbench::tls::ensure_provider();
-    let p = pgsyncbench::patroni::Patroni::new(url, None, Duration::from_secs(5)).unwrap();
+    pgsyncbench::pg::tls::ensure_provider();
+    let p = pgsyncbench::cluster::patroni::Patroni::new(url, None, Duration::from_secs(5)).unwrap();
     common::lab::runtime().block_on(p.config()).unwrap()
 }
 
@@ -816,7 +816,9 @@ fn with_no_standby_streaming_a_remote_mode_is_refused_at_once_or_measured_as_suc
         err.contains("warning") && err.contains("no synchronous standby"),
         "{err}"
     );
-    let cells = pgsyncbench::results::Results::load(&results).unwrap().cells;
+    let cells = pgsyncbench::sweep::folder::Results::load(&results)
+        .unwrap()
+        .cells;
     assert_eq!(cells.len(), 2);
     for c in &cells {
         assert!(!c.sync_standby_attached, "{}", c.cell.id());
@@ -833,14 +835,14 @@ fn with_no_standby_streaming_a_remote_mode_is_refused_at_once_or_measured_as_suc
 fn resume_only_on_the_recorded_cluster(
     results: &std::path::Path,
     url: &str,
-    dropped: &pgsyncbench::results::CellResult,
+    dropped: &pgsyncbench::sweep::folder::CellResult,
 ) {
     let sysid = dropped
         .cluster
         .as_ref()
         .and_then(|c| c.system_identifier.clone())
         .expect("cells record their cluster");
-    std::fs::remove_file(pgsyncbench::results::Results::cell_path(
+    std::fs::remove_file(pgsyncbench::sweep::folder::Results::cell_path(
         results,
         &dropped.cell,
         "json",
@@ -878,7 +880,7 @@ fn resume_only_on_the_recorded_cluster(
     );
     assert!(
         !results
-            .join(pgsyncbench::results::CELLS_DIR)
+            .join(pgsyncbench::sweep::folder::CELLS_DIR)
             .join(format!("{}.json", dropped.cell.id()))
             .exists(),
         "nothing ran"
@@ -891,7 +893,9 @@ fn resume_only_on_the_recorded_cluster(
         .output()
         .unwrap();
     assert_eq!(here.status.code(), Some(0), "{}", stderr(&here));
-    let cells = pgsyncbench::results::Results::load(results).unwrap().cells;
+    let cells = pgsyncbench::sweep::folder::Results::load(results)
+        .unwrap()
+        .cells;
     assert_eq!(cells.len(), 2);
     assert!(
         cells

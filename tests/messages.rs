@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use common::*;
-use pgsyncbench::conn::{ConnOptions, Env, Target};
+use pgsyncbench::pg::conn::{ConnOptions, Env, Target};
 
 /// Listeners that accept connections and never answer (the kernel completes the TCP handshake
 /// from the backlog): only a bound on the whole attempt ends the wait.
@@ -134,7 +134,7 @@ fn benchmark_sessions_honour_the_same_bound() {
     );
     let started = Instant::now();
     let e = runtime()
-        .block_on(pgsyncbench::wire::connect(&t))
+        .block_on(pgsyncbench::load::wire::connect(&t))
         .err()
         .expect("a silent server cannot be connected to");
     assert!(e.to_string().contains("no answer within 2 s"), "{e}");
@@ -178,7 +178,7 @@ fn a_scram_user_without_a_password_is_told_how_to_give_one() {
     };
     assert_asks_for_a_password(&control.to_string());
     let session = rt
-        .block_on(pgsyncbench::wire::connect(&t))
+        .block_on(pgsyncbench::load::wire::connect(&t))
         .err()
         .expect("no password");
     assert_asks_for_a_password(&session.to_string());

@@ -1,5 +1,6 @@
-//! `report` from the committed fixture folder: snapshots of report.md and summary.csv, the HTML
-//! page's self-containment, warnings, partial sweeps, and the command through the binary.
+//! `report` from the committed fixture folder, through the library's one writer
+//! (`report::write`, which the command calls too): snapshots of report.md and summary.csv, the
+//! HTML page's self-containment, warnings, partial sweeps, and the command through the binary.
 //!
 //! Snapshots live in tests/fixtures/sweep-small/expected/; after an intended change run
 //! `UPDATE_SNAPSHOTS=1 cargo test --test report` (it rewrites what differs and fails), review
@@ -10,29 +11,28 @@ mod sweep_fixture;
 
 use std::path::PathBuf;
 
-use pgsyncbench::mode::SyncCommit;
-use pgsyncbench::report::{self, ChartFile, Report, Warning};
-use pgsyncbench::results::{self, Results};
+use pgsyncbench::analysis::{Analysis, Warning};
+use pgsyncbench::charts::ChartFile;
+use pgsyncbench::pg::mode::SyncCommit;
+use pgsyncbench::report;
+use pgsyncbench::sweep::folder::{self, Results};
 use snapshot::snapshot;
 use sweep_fixture::*;
 
 const FIXTURE: &str = "sweep-small";
 
-fn charts(dir: &std::path::Path) -> Vec<ChartFile> {
-    ["latency-bars", "tps-bars"]
-        .iter()
-        .map(|name| ChartFile {
-            name: name.to_string(),
-            title: format!("{name} by mode"),
-            svg: dir.join("charts").join(format!("{name}.svg")),
-            png: dir.join("charts").join(format!("{name}.png")),
-        })
-        .collect()
+/// `r` written to a folder of its own and reported on by the library, as `report DIR` does;
+/// returns the folder and its report.md.
+fn written(r: &Results) -> (Scratch, String) {
+    let dir = Scratch::new("report");
+    folder::write_manifest(&dir.0, &r.manifest).unwrap();
+    for c in &r.cells {
+        folder::write_cell(&dir.0, c).unwrap();
+    }
+    report::write(&dir.0).unwrap();
+    let md = std::fs::read_to_string(dir.0.join("report.md")).unwrap();
+    (dir, md)
 }
-
-const SVG: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg width=\"40\" height=\"20\" \
-                   viewBox=\"0 0 40 20\" xmlns=\"http://www.w3.org/2000/svg\">\n<rect x=\"1\" y=\"1\" \
-                   width=\"30\" height=\"10\" fill=\"#36c\"/>\n<text x=\"2\" y=\"18\">off</text>\n</svg>\n";
 
 fn expected(name: &str) -> PathBuf {
     fixture(FIXTURE).join("expected").join(name)
@@ -40,17 +40,14 @@ fn expected(name: &str) -> PathBuf {
 
 #[test]
 fn report_md_matches_its_snapshot() {
-    let r = load(FIXTURE);
-    snapshot(
-        &expected("report.md"),
-        &report::render_markdown(&r, &charts(&r.dir)),
-    );
+    let (_, md) = written(&load(FIXTURE));
+    snapshot(&expected("report.md"), &md);
 }
 
 #[test]
 fn summary_csv_matches_its_snapshot() {
     let r = load(FIXTURE);
-    let csv = results::summary_csv(&r.cells);
+    let csv = folder::summary_csv(&r.cells);
     snapshot(&expected("summary.csv"), &csv);
     // The fixture's own file is what the data model writes.
     let committed = std::fs::read_to_string(fixture(FIXTURE).join("summary.csv")).unwrap();
@@ -87,15 +84,21 @@ fn external_references(html: &str) -> Vec<String> {
 
 #[test]
 fn report_html_is_self_contained_and_inlines_the_charts() {
-    let r = load(FIXTURE);
-    let inlined: Vec<(ChartFile, String)> = charts(&r.dir)
-        .into_iter()
-        .map(|c| (c, SVG.to_string()))
-        .collect();
-    let html = report::render_html(&r, &inlined);
+    let (dir, _) = written(&load(FIXTURE));
+    let html = std::fs::read_to_string(dir.0.join("report.html")).unwrap();
+    let charts = std::fs::read_dir(dir.0.join("charts"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "svg")
+        })
+        .count();
     assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..80]);
     assert_eq!(external_references(&html), Vec::<String>::new());
-    assert_eq!(html.matches("<svg ").count(), 2, "both charts inline");
+    assert_eq!(html.matches("<svg ").count(), charts, "every chart inline");
     assert!(
         !html.contains("<?xml"),
         "an XML declaration cannot stand inside HTML"
@@ -147,7 +150,7 @@ fn a_cell_without_a_sync_standby_is_never_shown_as_synchronous() {
         .find(|c| c.cell.mode == SyncCommit::RemoteApply && c.sync_standby_attached)
         .unwrap();
 
-    let md = report::render_markdown(&r, &[]);
+    let (_, md) = written(&r);
     let row = headline_row(&md, SyncCommit::RemoteApply);
     // Its figures are the other repetition's alone, and the row says one of two counted.
     assert!(
@@ -159,8 +162,7 @@ fn a_cell_without_a_sync_standby_is_never_shown_as_synchronous() {
         "{row}"
     );
     assert!(row.contains("1 of 2"), "{row}");
-    let report = Report::of(&r);
-    assert!(report.warnings.contains(&Warning::NoSyncStandby {
+    assert!(Analysis::of(&r).warnings.contains(&Warning::NoSyncStandby {
         cell: cell.cell.id(),
         mode: SyncCommit::RemoteApply
     }));
@@ -186,7 +188,7 @@ fn failures_and_lost_clients_are_warned_about() {
     c.run.summary.clients_lost = 1;
     c.run.summary.interrupted = true;
     let id = c.cell.id();
-    let md = report::render_markdown(&r, &[]);
+    let (_, md) = written(&r);
     assert!(md.contains(&format!("{id}: 8 failed transactions")), "{md}");
     assert!(md.contains("by SQLSTATE: 40001: 7, connection: 1"), "{md}");
     assert!(md.contains(&format!("{id}: 1 of 8 clients lost their connection")));
@@ -200,7 +202,7 @@ fn a_partial_sweep_reports_what_finished_and_names_what_is_missing() {
     // The sweep stopped after three cells.
     r.cells.truncate(3);
     let missing: Vec<String> = r.manifest.order[3..].to_vec();
-    let md = report::render_markdown(&r, &[]);
+    let (_, md) = written(&r);
     assert!(
         md.contains(&format!(
             "{} of {planned} planned cells have no results",
@@ -221,7 +223,7 @@ fn a_partial_sweep_reports_what_finished_and_names_what_is_missing() {
 fn a_group_without_its_baseline_shows_no_changes_and_says_why() {
     let mut r = load(FIXTURE);
     r.cells.retain(|c| c.cell.mode != SyncCommit::Off);
-    let md = report::render_markdown(&r, &[]);
+    let (_, md) = written(&r);
     assert!(
         md.contains("no off cell counts, so this group shows no changes"),
         "{md}"
@@ -241,10 +243,10 @@ fn a_change_without_enough_seconds_for_an_interval_is_not_shown() {
         .unwrap();
     cell.run.timeline.truncate(1);
     let group = cell.cell.group();
-    let md = report::render_markdown(&r, &[]);
+    let (_, md) = written(&r);
     let row = headline_row(&md, SyncCommit::RemoteWrite);
     assert!(row.ends_with("| — | — | — | — |"), "{row}");
-    assert!(Report::of(&r).warnings.contains(&Warning::NoInterval {
+    assert!(Analysis::of(&r).warnings.contains(&Warning::NoInterval {
         group,
         mode: SyncCommit::RemoteWrite
     }));
@@ -269,7 +271,7 @@ fn noise_is_marked_when_an_interval_includes_zero() {
         c.cell.mode = SyncCommit::RemoteWrite;
         r.cells.push(c);
     }
-    let md = report::render_markdown(&r, &[]);
+    let (_, md) = written(&r);
     let row = headline_row(&md, SyncCommit::RemoteWrite);
     assert_eq!(row.matches("+0.0% [+0.0, +0.0] noise").count(), 4, "{row}");
     assert!(md.contains(
@@ -295,23 +297,23 @@ fn report_command_writes_the_files_from_the_folder_alone() {
 
     let r = Results::load(&dir.0).unwrap();
     let read = |f: &str| std::fs::read_to_string(dir.0.join(f)).unwrap();
-    assert_eq!(read("summary.csv"), results::summary_csv(&r.cells));
+    assert_eq!(read("summary.csv"), folder::summary_csv(&r.cells));
     // The library draws the same charts elsewhere; the command's own files are what is checked.
     let library = Scratch::new("library-charts");
-    let drawn = pgsyncbench::charts::render_all(&r, &library.0).unwrap();
+    let drawn = pgsyncbench::charts::render_all(&Analysis::of(&r), &library.0).unwrap();
     assert_eq!(drawn.len(), 13);
     let command_dir = dir.0.join("charts");
-    let mut written: Vec<String> = std::fs::read_dir(&command_dir)
+    let mut files: Vec<String> = std::fs::read_dir(&command_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    written.sort();
+    files.sort();
     let mut want: Vec<String> = drawn
         .iter()
         .flat_map(|c| [format!("{}.svg", c.name), format!("{}.png", c.name)])
         .collect();
     want.sort();
-    assert_eq!(written, want, "the command's charts folder");
+    assert_eq!(files, want, "the command's charts folder");
     let charts: Vec<ChartFile> = drawn
         .iter()
         .map(|c| ChartFile {
@@ -362,13 +364,10 @@ fn report_command_writes_the_files_from_the_folder_alone() {
             mine.png.display()
         );
     }
-    assert_eq!(read("report.md"), report::render_markdown(&r, &charts));
-    let inlined: Vec<(ChartFile, String)> = charts
-        .iter()
-        .map(|c| (c.clone(), std::fs::read_to_string(&c.svg).unwrap()))
-        .collect();
+    // The same writer on another copy of the folder writes the same documents.
+    let (_, library_md) = written(&r);
+    assert_eq!(read("report.md"), library_md);
     let html = read("report.html");
-    assert_eq!(html, report::render_html(&r, &inlined));
     assert!(html.matches("<svg").count() >= 13);
     assert_eq!(external_references(&html), Vec::<String>::new());
 }

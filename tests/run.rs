@@ -359,9 +359,9 @@ fn json_result_validates_and_agrees_with_its_histogram_timeline_and_interval_log
     let errors = schema_violations("run-result.schema.json", &value);
     assert!(errors.is_empty(), "schema violations: {errors:?}");
 
-    let result: pgsyncbench::result::RunResult = serde_json::from_value(value).unwrap();
+    let result: pgsyncbench::load::run_result::RunResult = serde_json::from_value(value).unwrap();
     let total = result.summary.transactions;
-    let hist = pgsyncbench::metrics::decode_histogram(&result.histogram.data).unwrap();
+    let hist = pgsyncbench::load::metrics::decode_histogram(&result.histogram.data).unwrap();
     assert_eq!(hist.len(), total);
     let timeline_total: u64 = result.timeline.iter().map(|p| p.transactions).sum();
     assert_eq!(timeline_total, total);
@@ -374,7 +374,8 @@ fn json_result_validates_and_agrees_with_its_histogram_timeline_and_interval_log
     let mut intervals = 0;
     for entry in hdrhistogram::serialization::interval_log::IntervalLogIterator::new(&text) {
         if let hdrhistogram::serialization::interval_log::LogEntry::Interval(h) = entry.unwrap() {
-            let decoded = pgsyncbench::metrics::decode_histogram(h.encoded_histogram()).unwrap();
+            let decoded =
+                pgsyncbench::load::metrics::decode_histogram(h.encoded_histogram()).unwrap();
             logged += decoded.len();
             intervals += 1;
         }
@@ -497,20 +498,21 @@ fn every_session_runs_under_the_mode_asked_for_or_else_the_servers() {
 fn engine_run(
     db: &str,
     setup: &str,
-    expect: pgsyncbench::mode::SyncCommit,
-) -> Result<pgsyncbench::engine::Outcome, pgsyncbench::engine::EngineError> {
-    use pgsyncbench::engine::{EngineConfig, StopAfter};
-    let opts = pgsyncbench::conn::ConnOptions {
+    expect: pgsyncbench::pg::mode::SyncCommit,
+) -> Result<pgsyncbench::load::engine::Outcome, pgsyncbench::load::engine::EngineError> {
+    use pgsyncbench::load::engine::{EngineConfig, StopAfter};
+    let opts = pgsyncbench::pg::conn::ConnOptions {
         dbname: Some(format!(
             "host=127.0.0.1 port={} user=postgres dbname={db}",
             server().port
         )),
         ..Default::default()
     };
-    let target = pgsyncbench::conn::Target::resolve(&opts, &pgsyncbench::conn::ProcessEnv).unwrap();
+    let target =
+        pgsyncbench::pg::conn::Target::resolve(&opts, &pgsyncbench::pg::conn::ProcessEnv).unwrap();
     let config = EngineConfig {
-        builtin: pgsyncbench::workload::Builtin::TpcbLike,
-        protocol: pgsyncbench::workload::Protocol::Prepared,
+        builtin: pgsyncbench::load::workload::Builtin::TpcbLike,
+        protocol: pgsyncbench::load::workload::Protocol::Prepared,
         clients: 3,
         threads: 2,
         stop: StopAfter::Transactions(4),
@@ -527,7 +529,7 @@ fn engine_run(
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(pgsyncbench::engine::run(
+    rt.block_on(pgsyncbench::load::engine::run(
         &config,
         &target,
         &mut [],
@@ -537,7 +539,7 @@ fn engine_run(
 
 #[test]
 fn a_session_under_another_mode_than_expected_stops_the_load_before_it_starts() {
-    use pgsyncbench::mode::SyncCommit;
+    use pgsyncbench::pg::mode::SyncCommit;
     let s = server();
     let db = s.database("modemismatch");
     init(&db, &["-s", "1", "-q"]);
@@ -829,14 +831,15 @@ fn ssl_in_use(conninfo: &str) -> Result<bool, String> {
         .build()
         .unwrap();
     rt.block_on(async {
-        let opts = pgsyncbench::conn::ConnOptions {
+        let opts = pgsyncbench::pg::conn::ConnOptions {
             dbname: Some(conninfo.to_string()),
             ..Default::default()
         };
-        let target = pgsyncbench::conn::Target::resolve(&opts, &pgsyncbench::conn::ProcessEnv)
-            .map_err(|e| e.to_string())?;
+        let target =
+            pgsyncbench::pg::conn::Target::resolve(&opts, &pgsyncbench::pg::conn::ProcessEnv)
+                .map_err(|e| e.to_string())?;
         let sql = "SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
-        let mut wire = pgsyncbench::wire::connect(&target)
+        let mut wire = pgsyncbench::load::wire::connect(&target)
             .await
             .map_err(|e| e.to_string())?;
         let by_wire = wire.query_value(sql).await.map_err(|e| e.to_string())?;

@@ -10,8 +10,7 @@ mod snapshot;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use pgsyncbench::doc::{Block, Doc};
-use pgsyncbench::scenario::report as scenario_report;
+use pgsyncbench::scenario::result as scenario_result;
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenario-sync-candidates-loss")
@@ -26,30 +25,15 @@ fn the_committed_result_validates_and_loads() {
         schema_violations("scenario-result.schema.json", &v),
         Vec::<String>::new()
     );
-    let loaded = scenario_report::load_dir(&fixture()).unwrap();
+    let loaded = scenario_result::load_dir(&fixture()).unwrap();
     assert_eq!(loaded.len(), 1);
     assert_eq!(loaded[0].runs.len(), 2);
 }
 
-#[test]
-fn the_scenario_section_matches_its_snapshot() {
-    let results = scenario_report::load_dir(&fixture()).unwrap();
-    let mut doc = Doc::new("scenarios");
-    doc.blocks
-        .extend(scenario_report::blocks(&results, &|_, _| {
-            Vec::<Block>::new()
-        }));
-    let md = doc.markdown();
-    snapshot::snapshot(&fixture().join("expected/section.md"), &md);
-    // cost and benefit side by side, per variant
-    assert!(md.contains("| non-strict |") && md.contains("| strict |"));
-    assert!(md.contains("| lost |"));
-}
-
-#[test]
-fn report_on_a_scenario_folder_writes_both_pages_with_a_chart_per_variant() {
+/// A copy of the fixture's result in a folder of its own.
+fn scenario_folder(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
-        "pgsyncbench-scenario-report-{}",
+        "pgsyncbench-scenario-report-{tag}-{}",
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&dir);
@@ -59,6 +43,24 @@ fn report_on_a_scenario_folder_writes_both_pages_with_a_chart_per_variant() {
         dir.join("scenario-sync-candidates-loss.json"),
     )
     .unwrap();
+    dir
+}
+
+#[test]
+fn the_scenario_report_matches_its_snapshot() {
+    let dir = scenario_folder("snapshot");
+    pgsyncbench::report::write(&dir).unwrap();
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    snapshot::snapshot(&fixture().join("expected/report.md"), &md);
+    // cost and benefit side by side, per variant
+    assert!(md.contains("| non-strict |") && md.contains("| strict |"));
+    assert!(md.contains("| lost |"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn report_on_a_scenario_folder_writes_both_pages_with_a_chart_per_variant() {
+    let dir = scenario_folder("command");
     let out = check(
         pgsyncbench().arg("report").arg(&dir).output().unwrap(),
         "report",

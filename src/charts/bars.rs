@@ -9,8 +9,8 @@ use super::axis::TickedAxis;
 use super::data::{Group, Spread};
 use super::output::{Chart, DrawResult};
 use super::style::{self, INK, text};
-use crate::mode::SyncCommit;
-use crate::stats::Metric;
+use crate::analysis::stats::Metric;
+use crate::pg::mode::SyncCommit;
 
 /// Which figure the bars show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,68 +1,32 @@
-//! What the charts show, gathered from a results folder by the report's own rules
-//! (`crate::stats`): which cells count for their mode, the figure shown for a mode (the geometric
-//! mean over repetitions) and its change against the baseline, so that a chart and the report's
-//! table never disagree.
+//! What the charts show: the analysis of the results folder (src/analysis/mod.rs), the same
+//! one the report's tables come from, so a chart and a table never disagree; plus what only a
+//! chart needs, each mode's counted latencies merged in one histogram.
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
 
 use hdrhistogram::Histogram;
 
 use super::ChartError;
-use crate::metrics::decode_histogram;
-use crate::mode::SyncCommit;
-use crate::results::{CellResult, GroupKey, Results};
-use crate::stats::{self, Bootstrap, Change, Excluded, Metric, ModeRuns};
-use crate::workload::Builtin;
+use crate::analysis::{self, Analysis};
+use crate::load::metrics::decode_histogram;
+use crate::load::workload::Builtin;
+use crate::pg::mode::SyncCommit;
+use crate::sweep::folder::GroupKey;
 
-/// A figure as shown for a mode, and the spread of the repetitions behind it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Spread {
-    /// The geometric mean over repetitions, as the report's table shows it.
-    pub value: f64,
-    pub min: f64,
-    pub max: f64,
-    /// Repetitions that count.
-    pub n: usize,
-}
+pub use crate::analysis::Spread;
 
-impl Spread {
-    /// The highest point a bar or whisker of this spread reaches.
-    pub fn top(&self) -> f64 {
-        self.max.max(self.value)
-    }
-}
-
-/// One mode of one group.
+/// One mode of one group, as analysed, with its counted cells' latencies (µs) in one histogram.
 pub struct ModeData<'a> {
-    pub mode: SyncCommit,
-    /// Every finished cell, in repetition order (each gets its timeline).
-    pub cells: Vec<&'a CellResult>,
-    /// The repetitions that count, as the report sorts them.
-    pub runs: ModeRuns,
-    /// Cells left out because this mode waits for a standby and none was attached.
-    pub no_standby: usize,
-    /// The latencies (µs) of the cells that count, in one histogram.
+    data: &'a analysis::ModeData<'a>,
     pub merged: Histogram<u64>,
-    /// Against the baseline, per [`Metric::ALL`]; None for the baseline itself or when the
-    /// report has no change either.
-    pub changes: Option<[Change; 4]>,
 }
 
-impl ModeData<'_> {
-    pub fn shown(&self, metric: Metric) -> Option<Spread> {
-        let value = self.runs.figures()?.get(metric);
-        let reps = self.runs.reps.values().map(|f| f.get(metric));
-        Some(Spread {
-            value,
-            min: reps.clone().fold(f64::INFINITY, f64::min),
-            max: reps.fold(f64::NEG_INFINITY, f64::max),
-            n: self.runs.reps.len(),
-        })
-    }
+impl<'a> Deref for ModeData<'a> {
+    type Target = analysis::ModeData<'a>;
 
-    pub fn change(&self, metric: Metric) -> Option<&Change> {
-        let i = Metric::ALL.iter().position(|&m| m == metric)?;
-        self.changes.as_ref().map(|c| &c[i])
+    fn deref(&self) -> &Self::Target {
+        self.data
     }
 }
 
@@ -79,64 +43,34 @@ impl Group<'_> {
 
     /// The most repetitions any mode counts.
     pub fn repetitions(&self) -> usize {
-        self.modes
-            .iter()
-            .map(|m| m.runs.reps.len())
-            .max()
-            .unwrap_or(0)
+        self.modes.iter().map(|m| m.counted()).max().unwrap_or(0)
     }
 }
 
-/// The groups of a results set, sorted by key.
-pub fn groups(results: &Results) -> Result<Vec<Group<'_>>, ChartError> {
-    let baseline = results.manifest.plan.baseline;
-    let mut by_group: BTreeMap<GroupKey, BTreeMap<SyncCommit, Vec<&CellResult>>> = BTreeMap::new();
-    for cell in &results.cells {
-        by_group
-            .entry(cell.cell.group())
-            .or_default()
-            .entry(cell.cell.mode)
-            .or_default()
-            .push(cell);
-    }
-    by_group
-        .into_iter()
-        .map(|(key, modes)| {
-            let mut modes = modes
-                .into_iter()
-                .map(|(mode, mut cells)| {
-                    cells.sort_by_key(|c| c.cell.repetition);
-                    mode_data(mode, cells)
+/// The analysis' groups, with the modes that ran and their histograms.
+pub fn groups<'a>(analysis: &'a Analysis<'a>) -> Result<Vec<Group<'a>>, ChartError> {
+    analysis
+        .groups
+        .iter()
+        .map(|g| {
+            let modes = g
+                .ran()
+                .map(|m| {
+                    Ok(ModeData {
+                        data: m,
+                        merged: merged(m)?,
+                    })
                 })
-                .collect::<Result<Vec<_>, _>>()?;
-            let base = modes
-                .iter()
-                .find(|m| m.mode == baseline)
-                .map(|m| m.runs.clone());
-            for m in modes.iter_mut().filter(|m| m.mode != baseline) {
-                m.changes = base
-                    .as_ref()
-                    .and_then(|b| stats::versus_baseline(b, &m.runs, Bootstrap::default()));
-            }
-            Ok(Group { key, modes })
+                .collect::<Result<Vec<_>, ChartError>>()?;
+            Ok(Group { key: g.key, modes })
         })
         .collect()
 }
 
-fn mode_data(mode: SyncCommit, cells: Vec<&CellResult>) -> Result<ModeData<'_>, ChartError> {
-    let mut runs = ModeRuns::default();
-    let mut no_standby = 0;
-    let mut merged = crate::metrics::new_histogram();
-    for c in &cells {
-        match runs.add(c) {
-            Ok(()) => {}
-            Err(Excluded::NoSyncStandby) => {
-                no_standby += 1;
-                continue;
-            }
-            // No transaction succeeded: an empty histogram adds nothing.
-            Err(Excluded::NoTransactions) => continue,
-        }
+/// The counted cells' histograms added up.
+fn merged(m: &analysis::ModeData<'_>) -> Result<Histogram<u64>, ChartError> {
+    let mut merged = crate::load::metrics::new_histogram();
+    for c in m.cells.iter().filter(|c| analysis::cell_figures(c).is_ok()) {
         let h = decode_histogram(&c.run.histogram.data).map_err(|e| ChartError::Histogram {
             cell: c.cell.id(),
             reason: e.to_string(),
@@ -146,14 +80,7 @@ fn mode_data(mode: SyncCommit, cells: Vec<&CellResult>) -> Result<ModeData<'_>, 
             reason: format!("{e:?}"),
         })?;
     }
-    Ok(ModeData {
-        mode,
-        cells,
-        runs,
-        no_standby,
-        merged,
-        changes: None,
-    })
+    Ok(merged)
 }
 
 /// Groups that differ only in their client count.
@@ -189,31 +116,4 @@ pub fn scaling<'g, 'a>(groups: &'g [Group<'a>]) -> Vec<(ScalingKey, Vec<&'g Grou
             (k, gs)
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_shown_figure_is_the_geometric_mean_with_the_spread_around_it() {
-        let mut runs = ModeRuns::default();
-        runs.reps
-            .insert(1, stats::Figures::new(100.0, 2.0, 1.0, 4.0));
-        runs.reps
-            .insert(2, stats::Figures::new(400.0, 8.0, 1.0, 4.0));
-        let m = ModeData {
-            mode: SyncCommit::On,
-            cells: Vec::new(),
-            runs,
-            no_standby: 0,
-            merged: crate::metrics::new_histogram(),
-            changes: None,
-        };
-        let tps = m.shown(Metric::Tps).unwrap();
-        assert!((tps.value - 200.0).abs() < 1e-9, "{tps:?}");
-        assert_eq!((tps.min, tps.max, tps.n), (100.0, 400.0, 2));
-        assert_eq!(m.shown(Metric::Mean).unwrap().top(), 8.0);
-        assert!(m.change(Metric::Tps).is_none());
-    }
 }

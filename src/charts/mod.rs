@@ -19,7 +19,8 @@ mod timeline;
 
 use std::path::{Path, PathBuf};
 
-use crate::results::{GroupKey, Results};
+use crate::analysis::Analysis;
+use crate::sweep::folder::GroupKey;
 
 /// One chart as written: `<out_dir>/<name>.svg` and `<out_dir>/<name>.png`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,13 +72,14 @@ pub fn render_scenarios(
 /// Writes every chart that applies to `results` into `out_dir` (created when missing) and returns
 /// them in reading order: per group its latency bars, TPS bars and percentile spectrum; then the
 /// scaling curves; then every cell's timeline (by group, mode, repetition).
-pub fn render_all(results: &Results, out_dir: &Path) -> Result<Vec<ChartFile>, ChartError> {
+pub fn render_all(analysis: &Analysis, out_dir: &Path) -> Result<Vec<ChartFile>, ChartError> {
+    let results = analysis.results;
     std::fs::create_dir_all(out_dir).map_err(|e| ChartError::CreateDir {
         path: out_dir.display().to_string(),
         reason: e.to_string(),
     })?;
     let baseline = results.manifest.plan.baseline;
-    let groups = data::groups(results)?;
+    let groups = data::groups(analysis)?;
     let mut files = Vec::new();
 
     for g in &groups {

@@ -9,8 +9,8 @@ use super::data::{Group, ScalingKey, Spread};
 use super::legend::{self, Dash, Entry, Look};
 use super::output::{Chart, DrawResult};
 use super::style::{self, INK, text};
-use crate::mode::SyncCommit;
-use crate::stats::Metric;
+use crate::analysis::stats::Metric;
+use crate::pg::mode::SyncCommit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Figure {

@@ -53,7 +53,7 @@ impl ScenarioTimeline {
                 } else {
                     format!(" {}", a.members.join(", "))
                 };
-                let fault = !a.action.starts_with("start") && !a.action.starts_with("continue");
+                let fault = !a.action.is_recovery();
                 (a.t, format!("{}{who}", a.action), fault)
             })
             .collect();
@@ -122,7 +122,7 @@ impl Chart for ScenarioTimeline {
             )))?;
         }
         let tps_look = Look {
-            colour: style::mode_colour(crate::mode::SyncCommit::Off),
+            colour: style::mode_colour(crate::pg::mode::SyncCommit::Off),
             width: 2,
             dash: Dash::Solid,
         };

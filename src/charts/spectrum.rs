@@ -8,7 +8,7 @@ use super::axis::{TickedAxis, one_two_five};
 use super::data::Group;
 use super::output::{Chart, DrawResult};
 use super::style::{self, INK, text};
-use crate::mode::SyncCommit;
+use crate::pg::mode::SyncCommit;
 
 /// The highest percentile shown: 99.99.
 const NINES: f64 = 4.0;

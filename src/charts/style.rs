@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use plotters::style::{FontStyle, RGBColor, TextStyle};
 
-use crate::mode::SyncCommit;
+use crate::pg::mode::SyncCommit;
 
 /// DejaVu Sans (Bitstream Vera license, assets/fonts/LICENSE-DejaVu.txt), bundled so that PNG text
 /// needs no system font.

@@ -1,18 +1,20 @@
-//! render_all on synthetic sweeps shaped like DESIGN.md's reference figures.
+//! render_all on synthetic sweeps shaped like pgbench's figures on the 3-node lab (mean latency
+//! per mode at 8 clients, in `reference_mean_ms`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::metrics::{IntervalLatency, Stats, TimelinePoint};
-use crate::mode::SyncCommit;
-use crate::result::{EncodedHistogram, RunOptions, RunResult, Summary, TargetInfo, Tool};
-use crate::results::{
-    CellKey, CellResult, Environment, Harness, Manifest, Plan, Sample, StandbySample,
+use crate::load::metrics::{IntervalLatency, Stats, TimelinePoint};
+use crate::load::run_result::{EncodedHistogram, RunOptions, RunResult, Summary, TargetInfo, Tool};
+use crate::load::workload::{Builtin, Protocol};
+use crate::pg::mode::SyncCommit;
+use crate::sweep::folder::{
+    CellKey, CellResult, Environment, Harness, Manifest, Plan, Results, Sample, StandbySample,
 };
-use crate::workload::{Builtin, Protocol};
 
-/// Mean latency (ms) per mode at 8 clients: pgbench on the 3-node lab (DESIGN.md).
+/// Mean latency (ms) per mode at 8 clients: pgbench on the 3-node lab, measured on the
+/// project's machine (scale 10, -c 8 -j 2).
 fn reference_mean_ms(mode: SyncCommit) -> f64 {
     match mode {
         SyncCommit::Off => 1.95,
@@ -103,11 +105,11 @@ fn cell(key: CellKey, rng: &mut Rng) -> CellResult {
         })
         .collect();
     CellResult {
-        schema: crate::results::CELL_SCHEMA.into(),
-        schema_version: crate::results::SCHEMA_VERSION,
+        schema: crate::sweep::folder::CELL_SCHEMA.into(),
+        schema_version: crate::sweep::folder::SCHEMA_VERSION,
         run: RunResult {
-            schema: crate::result::SCHEMA_ID.into(),
-            schema_version: crate::result::SCHEMA_VERSION,
+            schema: crate::load::run_result::SCHEMA_ID.into(),
+            schema_version: crate::load::run_result::SCHEMA_VERSION,
             tool: Tool::default(),
             started_at: "2025-01-01T00:00:00.000Z".into(),
             target: TargetInfo {
@@ -195,8 +197,8 @@ pub(super) fn sweep(clients: &[usize], repeat: u32) -> Results {
         }
     }
     let manifest = Manifest {
-        schema: crate::results::MANIFEST_SCHEMA.into(),
-        schema_version: crate::results::SCHEMA_VERSION,
+        schema: crate::sweep::folder::MANIFEST_SCHEMA.into(),
+        schema_version: crate::sweep::folder::SCHEMA_VERSION,
         created_at: "2025-01-01T00:00:00Z".into(),
         harness: Harness {
             version: "0.1.0".into(),
@@ -277,7 +279,7 @@ fn has_pixel(info: &png::OutputInfo, rgb: &[u8], colour: plotters::style::RGBCol
 fn a_one_client_count_sweep_gets_bars_spectrum_and_a_timeline_per_cell() {
     let results = sweep(&[8], 2);
     let dir = out_dir("one-count");
-    let files = render_all(&results, &dir).unwrap();
+    let files = render_all(&Analysis::of(&results), &dir).unwrap();
 
     let g = "tpcb-like_s10_c8_j2_rtt0";
     let mut expected = vec![
@@ -318,7 +320,7 @@ fn a_one_client_count_sweep_gets_bars_spectrum_and_a_timeline_per_cell() {
 fn svgs_are_xml_with_titles_axis_labels_and_legends() {
     let results = sweep(&[8], 2);
     let dir = out_dir("svg");
-    let files = render_all(&results, &dir).unwrap();
+    let files = render_all(&Analysis::of(&results), &dir).unwrap();
     let find = |prefix: &str| files.iter().find(|f| f.name.starts_with(prefix)).unwrap();
 
     let expect = |file: &ChartFile, wanted: &[&str]| {
@@ -404,7 +406,7 @@ fn geomean(results: &Results, mode: SyncCommit, f: fn(&Summary) -> f64) -> f64 {
 fn bars_show_the_report_figures_and_changes_against_the_baseline() {
     let results = sweep(&[8], 2);
     let dir = out_dir("change");
-    let files = render_all(&results, &dir).unwrap();
+    let files = render_all(&Analysis::of(&results), &dir).unwrap();
     let mean = |s: &Summary| s.latency_ms.unwrap().mean;
     let off = geomean(&results, SyncCommit::Off, mean);
     let texts = svg_texts(&files[0].svg);
@@ -432,7 +434,7 @@ fn bars_show_the_report_figures_and_changes_against_the_baseline() {
 fn pngs_are_real_images_in_the_mode_colours() {
     let results = sweep(&[8], 1);
     let dir = out_dir("png");
-    let files = render_all(&results, &dir).unwrap();
+    let files = render_all(&Analysis::of(&results), &dir).unwrap();
     for f in &files {
         assert!(std::fs::metadata(&f.png).unwrap().len() > 0);
         let (info, rgb) = decode_png(&f.png);
@@ -459,7 +461,7 @@ fn pngs_are_real_images_in_the_mode_colours() {
 fn several_client_counts_add_scaling_curves() {
     let results = sweep(&[1, 4, 8], 2);
     let dir = out_dir("scaling");
-    let files = render_all(&results, &dir).unwrap();
+    let files = render_all(&Analysis::of(&results), &dir).unwrap();
     let all = names(&files);
     assert_eq!(all.len(), 3 * 3 + 2 + 3 * 5 * 2, "{all:?}");
     let scaling: Vec<&str> = all
@@ -515,7 +517,7 @@ fn a_cell_without_samples_still_gets_its_timeline() {
     target.samples.clear();
     let id = target.cell.id();
     let dir = out_dir("no-samples");
-    let files = render_all(&results, &dir).unwrap();
+    let files = render_all(&Analysis::of(&results), &dir).unwrap();
     let timeline = files
         .iter()
         .find(|f| f.name == format!("timeline_{id}"))
@@ -553,7 +555,7 @@ fn a_repetition_without_a_sync_standby_is_left_out_and_marked() {
         .unwrap()
         .mean;
     let dir = out_dir("no-standby");
-    let files = render_all(&results, &dir).unwrap();
+    let files = render_all(&Analysis::of(&results), &dir).unwrap();
     let latency = svg_texts(&files[0].svg);
     assert!(latency.iter().any(|t| t == "remote_apply*"), "{latency:?}");
     assert!(
@@ -599,7 +601,7 @@ fn a_mode_that_never_had_a_sync_standby_has_no_bar() {
         c.sync_standby_attached = false;
     }
     let dir = out_dir("never-standby");
-    let files = render_all(&results, &dir).unwrap();
+    let files = render_all(&Analysis::of(&results), &dir).unwrap();
     let latency = svg_texts(&files[0].svg);
     assert!(latency.iter().any(|t| t == "left out*"), "{latency:?}");
     assert!(latency.iter().any(|t| t == "on*"), "{latency:?}");
@@ -624,7 +626,7 @@ fn long_standby_names_are_shortened_in_the_legend() {
         s.standbys[1].name = long.into();
     }
     let dir = out_dir("long-names");
-    let files = render_all(&results, &dir).unwrap();
+    let files = render_all(&Analysis::of(&results), &dir).unwrap();
     let texts = svg_texts(&files.last().unwrap().svg);
     let shortened: Vec<&String> = texts.iter().filter(|t| t.contains('…')).collect();
     assert_eq!(shortened.len(), 1, "{texts:?}");
@@ -644,7 +646,7 @@ fn a_missing_baseline_leaves_values_without_changes() {
     let mut results = sweep(&[8], 1);
     results.cells.retain(|c| c.cell.mode != SyncCommit::Off);
     let dir = out_dir("no-baseline");
-    let files = render_all(&results, &dir).unwrap();
+    let files = render_all(&Analysis::of(&results), &dir).unwrap();
     let texts = svg_texts(&files[0].svg);
     assert!(
         !texts.iter().any(|t| t == "baseline" || t.ends_with('%')),
@@ -664,7 +666,7 @@ fn an_unreadable_histogram_names_its_cell() {
     results.cells[3].run.histogram.data = "not a histogram".into();
     let id = results.cells[3].cell.id();
     let dir = out_dir("bad-histogram");
-    let err = render_all(&results, &dir).unwrap_err();
+    let err = render_all(&Analysis::of(&results), &dir).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains(&id) && !msg.contains('\n'), "{msg}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -675,7 +677,7 @@ fn an_unwritable_folder_is_an_error_not_a_panic() {
     let results = sweep(&[8], 1);
     let file = out_dir("not-a-dir");
     std::fs::write(&file, b"a file").unwrap();
-    let err = render_all(&results, &file.join("charts")).unwrap_err();
+    let err = render_all(&Analysis::of(&results), &file.join("charts")).unwrap_err();
     assert!(matches!(err, ChartError::CreateDir { .. }), "{err}");
     std::fs::remove_file(&file).unwrap();
 }
@@ -694,7 +696,8 @@ fn render_timing_of_100_cells() {
     std::fs::create_dir_all(&dir).unwrap();
 
     let started = std::time::Instant::now();
-    let groups = data::groups(&results).unwrap();
+    let analysis = Analysis::of(&results);
+    let groups = data::groups(&analysis).unwrap();
     println!(
         "decode and merge histograms: {:.3} s",
         started.elapsed().as_secs_f64()
@@ -726,7 +729,8 @@ fn render_timing_of_100_cells() {
     // One repetition: every change comes from a bootstrap over seconds, the slow path.
     let single = sweep(&(1..=20).collect::<Vec<_>>(), 1);
     let started = std::time::Instant::now();
-    let groups = data::groups(&single).unwrap();
+    let analysis = Analysis::of(&single);
+    let groups = data::groups(&analysis).unwrap();
     println!(
         "figures and changes of {} groups with bootstraps: {:.3} s",
         groups.len(),
@@ -734,7 +738,7 @@ fn render_timing_of_100_cells() {
     );
 
     let started = std::time::Instant::now();
-    let files = render_all(&results, &dir.join("all")).unwrap();
+    let files = render_all(&Analysis::of(&results), &dir.join("all")).unwrap();
     let total = started.elapsed();
     let timelines = files
         .iter()
@@ -760,12 +764,20 @@ fn sample_charts_for_review() {
     );
     if let Some(dir) = std::env::var_os("PGSYNCBENCH_CHARTS_FROM") {
         let results = Results::load(Path::new(&dir)).unwrap();
-        assert!(!render_all(&results, &out.join("real")).unwrap().is_empty());
+        assert!(
+            !render_all(&Analysis::of(&results), &out.join("real"))
+                .unwrap()
+                .is_empty()
+        );
     }
     // Three client counts, two repetitions, one cell without samples.
     let mut results = sweep(&[1, 4, 8], 2);
     results.cells[7].samples.clear();
-    assert!(!render_all(&results, &out.join("sweep")).unwrap().is_empty());
+    assert!(
+        !render_all(&Analysis::of(&results), &out.join("sweep"))
+            .unwrap()
+            .is_empty()
+    );
     // Eight client counts, no baseline, one remote mode without a sync standby, long names.
     let mut results = sweep(&[1, 2, 4, 8, 16, 32, 64, 128], 1);
     results.cells.retain(|c| c.cell.mode != SyncCommit::Off);
@@ -775,5 +787,9 @@ fn sample_charts_for_review() {
             s.standbys[1].name = "pg-cluster-eu-west-1c-replica-02".into();
         }
     }
-    assert!(!render_all(&results, &out.join("odd")).unwrap().is_empty());
+    assert!(
+        !render_all(&Analysis::of(&results), &out.join("odd"))
+            .unwrap()
+            .is_empty()
+    );
 }

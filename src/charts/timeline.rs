@@ -8,7 +8,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use super::legend::{self, Dash, Entry, Look};
 use super::output::{Chart, DrawResult};
 use super::style::{self, INK, text};
-use crate::results::CellResult;
+use crate::sweep::folder::CellResult;
 
 const LEGEND_WIDTH: u32 = 230;
 /// Shortest interval, in seconds, whose TPS and p99 are drawn.
@@ -100,7 +100,7 @@ impl Timeline {
         let mut standbys = Vec::new();
         for (i, name) in names.iter().enumerate() {
             let colour = style::standby_colour(i);
-            let of = |f: fn(&crate::results::StandbySample) -> Option<f64>| {
+            let of = |f: fn(&crate::sweep::folder::StandbySample) -> Option<f64>| {
                 segments(samples.iter().map(|s| {
                     let b = s.standbys.iter().find(|b| b.name == *name);
                     (s.t, b.and_then(f))
@@ -356,7 +356,7 @@ mod tests {
     fn a_short_last_interval_is_left_out() {
         let mut cell = crate::charts::tests::sweep(&[8], 1).cells.remove(0);
         let last = cell.run.timeline.last().unwrap().clone();
-        cell.run.timeline.push(crate::metrics::TimelinePoint {
+        cell.run.timeline.push(crate::load::metrics::TimelinePoint {
             t: last.t + 0.07,
             duration: 0.07,
             transactions: 3,

@@ -1,9 +1,13 @@
+//! `cluster status/apply/restore`: a Patroni cluster's members and synchronous settings as
+//! patronictl shows them; a change applied and proven live (undone when it never goes live);
+//! a saved configuration put back.
+
 use std::time::Duration;
 
 use super::{Failure, member_target, patroni_client};
 use crate::cli::ClusterCommand;
-use crate::control::{self, SavedConfig, SyncChange};
-use crate::status;
+use crate::cluster::control::{self, SavedConfig, SyncChange};
+use crate::cluster::status;
 
 pub async fn cluster(cmd: ClusterCommand) -> Result<(), Failure> {
     match cmd {

@@ -2,9 +2,9 @@
 //! something did, 2 when the input cannot be compared.
 
 use super::Failure;
+use crate::analysis::compare;
 use crate::cli::CompareArgs;
-use crate::compare;
-use crate::results::Results;
+use crate::sweep::folder::Results;
 
 /// Exit code of input that cannot be compared (no results, nothing in common).
 pub const EXIT_UNUSABLE: u8 = 2;
@@ -20,6 +20,6 @@ pub fn compare(args: CompareArgs) -> Result<u8, Failure> {
     for note in c.notes.iter().filter(|n| n.starts_with("WARNING")) {
         eprintln!("pgsyncbench: {note}");
     }
-    print!("{}", c.markdown());
+    print!("{}", crate::report::compare::markdown(&c));
     Ok(if c.regressions() > 0 { 1 } else { 0 })
 }

@@ -1,3 +1,6 @@
+//! `init`: pgbench's tables loaded with client-side COPY, with pgbench's flags and its progress
+//! and closing lines.
+
 use std::io::IsTerminal;
 use std::time::Instant;
 
@@ -5,8 +8,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Failure;
 use crate::cli::{InitArgs, conn_with_positional};
-use crate::conn::{ProcessEnv, Target};
-use crate::init::{InitOptions, InitProgress, initialize};
+use crate::load::init::{InitOptions, InitProgress, initialize};
+use crate::pg::conn::{ProcessEnv, Target};
 
 pub async fn init(args: InitArgs) -> Result<(), Failure> {
     let target = Target::resolve(

@@ -1,8 +1,10 @@
+//! `lab up/status/rtt/down` (and the hidden `lab relay` daemon): the local cluster's life.
+
 use super::Failure;
 use crate::cli::{LabCommand, LabDirArgs};
+use crate::cluster::status::members_table;
 use crate::lab::process::Owned;
 use crate::lab::{Lab, LabSpec, Timing};
-use crate::status::members_table;
 
 pub async fn lab(cmd: LabCommand) -> Result<(), Failure> {
     match cmd {

@@ -45,8 +45,10 @@ pub fn interrupted_failure() -> Failure {
 /// Sessions on a Patroni cluster's members: user, password and database from the flags and
 /// PG* variables as libpq takes them, with user `postgres` when none is named. Hosts come from
 /// Patroni, so -h and -p do not apply.
-pub fn member_target(conn: &crate::conn::ConnOptions) -> Result<crate::conn::Target, Failure> {
-    use crate::conn::{Env, ProcessEnv, Target};
+pub fn member_target(
+    conn: &crate::pg::conn::ConnOptions,
+) -> Result<crate::pg::conn::Target, Failure> {
+    use crate::pg::conn::{Env, ProcessEnv, Target};
     if conn.host.is_some() || conn.port.is_some() {
         return Err(Failure::new(
             "-h and -p name a server, --patroni finds the leader: give one or the other",
@@ -59,16 +61,67 @@ pub fn member_target(conn: &crate::conn::ConnOptions) -> Result<crate::conn::Tar
     Ok(Target::resolve(&conn, &ProcessEnv)?)
 }
 
-pub fn patroni_client(args: &crate::cli::PatroniArgs) -> Result<crate::patroni::Patroni, Failure> {
+pub fn patroni_client(
+    args: &crate::cli::PatroniArgs,
+) -> Result<crate::cluster::patroni::Patroni, Failure> {
     let url = args
         .patroni
         .as_deref()
         .ok_or_else(|| Failure::new("--patroni URL is required (the REST API of any member)"))?;
-    Ok(crate::patroni::Patroni::new(
+    Ok(crate::cluster::patroni::Patroni::new(
         url,
         args.patroni_cacert.as_deref(),
-        crate::patroni::DEFAULT_TIMEOUT,
+        crate::cluster::patroni::DEFAULT_TIMEOUT,
     )?)
+}
+
+/// Saves the cluster's dynamic configuration to `path` before a command changes it, and says
+/// how to put it back by hand should the command be killed.
+pub async fn save_config(
+    patroni: &crate::cluster::patroni::Patroni,
+    base: &crate::pg::conn::Target,
+    path: &std::path::Path,
+) -> Result<crate::cluster::control::SavedConfig, Failure> {
+    let saved = crate::cluster::control::SavedConfig::save(patroni, base, path).await?;
+    eprintln!(
+        "saved Patroni's dynamic configuration to {} (should this be killed: {})",
+        path.display(),
+        saved.restore_command(patroni)
+    );
+    Ok(saved)
+}
+
+/// Puts the saved configuration back and says so, waiting up to `budget` for it to be live; a
+/// failure names the command to run.
+pub async fn put_back_config(
+    saved: &crate::cluster::control::SavedConfig,
+    patroni: &crate::cluster::patroni::Patroni,
+    base: &crate::pg::conn::Target,
+    budget: std::time::Duration,
+) -> Result<(), Failure> {
+    let live = saved.put_back(patroni, base, budget).await?;
+    eprintln!(
+        "restored Patroni's configuration: synchronous_commit={} live on {} again",
+        live.synchronous_commit, live.leader
+    );
+    Ok(())
+}
+
+/// A command's outcome with the putting back of the configuration after it: the command's
+/// own failure first, a failed restore added to it.
+pub fn with_put_back<T>(
+    result: Result<T, Failure>,
+    put_back: Result<(), Failure>,
+) -> Result<T, Failure> {
+    match (result, put_back) {
+        (Ok(t), Ok(())) => Ok(t),
+        (Ok(_), Err(e)) => Err(e),
+        (Err(first), Ok(())) => Err(first),
+        (Err(first), Err(e)) => Err(Failure {
+            message: format!("{}; also {}", first.message, e.message),
+            ..first
+        }),
+    }
 }
 
 /// A lab for one command, in a temporary folder named after the command and this process.

@@ -8,22 +8,22 @@ use std::time::Duration;
 
 use super::outputs::{self, Output};
 use super::{
-    Failure, Interrupt, interrupted_failure, lab_spec, member_target, patroni_client, start_lab,
-    stop_lab,
+    Failure, Interrupt, interrupted_failure, lab_spec, member_target, patroni_client,
+    put_back_config, save_config, start_lab, stop_lab, with_put_back,
 };
 use crate::cli::{RunArgs, conn_with_positional};
-use crate::conn::{ConnOptions, ProcessEnv, Target};
-use crate::control::{self, ControlError, SavedConfig, SyncChange};
-use crate::engine::{self, EngineConfig, Observer, StopAfter};
-use crate::hlog::HlogWriter;
-use crate::init::{InitOptions, InitProgress, initialize};
+use crate::cluster::control::{self, ControlError, SyncChange};
+use crate::cluster::patroni::Patroni;
 use crate::lab::Lab;
-use crate::mode::SyncCommit;
-use crate::patroni::Patroni;
-use crate::progress::{Bar, ProgressLines};
-use crate::result::{RunOptions, RunResult, TargetInfo, write_json_file};
-use crate::server::{self, ProbeError};
-use crate::summary;
+use crate::load::engine::{self, EngineConfig, Observer, StopAfter};
+use crate::load::hlog::HlogWriter;
+use crate::load::init::{self, Silent};
+use crate::load::progress::{Bar, ProgressLines};
+use crate::load::run_result::{RunOptions, RunResult, TargetInfo, write_json_file};
+use crate::load::summary;
+use crate::pg::conn::{ConnOptions, ProcessEnv, Target};
+use crate::pg::mode::SyncCommit;
+use crate::pg::server::{self, ProbeError};
 
 /// Default measured duration: pgbench's default of 10 transactions per client measures nothing.
 const DEFAULT_SECONDS: u64 = 10;
@@ -96,14 +96,7 @@ async fn on_patroni(
     let saved = match args.sync_commit {
         Some(_) => {
             let path = out_dir(args).join("patroni-config.before.json");
-            let saved = SavedConfig::save(patroni, base, &path).await?;
-            eprintln!(
-                "saved Patroni's dynamic configuration to {} (should this run be killed: pgsyncbench cluster restore --patroni {} --from {})",
-                path.display(),
-                patroni.url(),
-                path.display()
-            );
-            Some(saved)
+            Some(save_config(patroni, base, &path).await?)
         }
         None => None,
     };
@@ -111,26 +104,8 @@ async fn on_patroni(
     let Some(saved) = saved else {
         return result;
     };
-    match saved.restore(patroni, base, budget).await {
-        Ok(live) => {
-            eprintln!(
-                "restored Patroni's configuration: synchronous_commit={} live on {} again",
-                live.synchronous_commit, live.leader
-            );
-            result
-        }
-        Err(e) => {
-            let message = format!(
-                "could not put Patroni's configuration back: {e}; run `pgsyncbench cluster restore --patroni {} --from {}`",
-                patroni.url(),
-                saved.path.display()
-            );
-            match result {
-                Ok(_) => Err(Failure::new(message)),
-                Err(first) => Err(Failure::new(format!("{}; also {message}", first.message))),
-            }
-        }
-    }
+    let put_back = put_back_config(&saved, patroni, base, budget).await;
+    with_put_back(result, put_back)
 }
 
 /// A missing synchronous standby refuses the run, or, with --allow-no-sync-standby, is said
@@ -225,26 +200,13 @@ async fn measure_lab(
     let (_, leader) = control::leader_target(&patroni, &base).await?;
     eprintln!("lab: loading scale {} on the leader", args.lab_scale);
     let client = leader.connect().await?;
-    let opts = InitOptions {
-        scale: args.lab_scale,
-        fillfactor: 100,
-        unlogged: false,
-        partitions: 0,
-    };
-    let mut quiet = Quiet;
+    let mut silent = Silent;
     tokio::select! {
-        r = initialize(&client, &opts, &mut quiet) => { r?; }
+        r = init::ensure_scale(&client, leader.dbname(), args.lab_scale, &mut silent) => { r?; }
         _ = interrupt.wait() => return Err(interrupted_failure()),
     }
     drop(client);
     on_patroni(args, &patroni, &base, interrupt).await
-}
-
-struct Quiet;
-
-impl InitProgress for Quiet {
-    fn step(&mut self, _: &str) {}
-    fn rows(&mut self, _: u64, _: u64) {}
 }
 
 /// Checks --json, --hlog and --out (or the folder the saved Patroni configuration goes to)
@@ -311,16 +273,15 @@ async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8,
 
     let (control, facts, tables) = preflight(args, target).await?;
     for sql in &at.session_setup {
-        control
-            .batch_execute(sql)
-            .await
-            .map_err(|e| Failure::new(format!("cannot {sql}: {}", crate::pgerror::describe(&e))))?;
+        control.batch_execute(sql).await.map_err(|e| {
+            Failure::new(format!("cannot {sql}: {}", crate::pg::error::describe(&e)))
+        })?;
     }
     let synchronous_commit = control
         .query_one("SHOW synchronous_commit", &[])
         .await
         .map(|row| row.get::<_, String>(0))
-        .map_err(|e| Failure::new(crate::pgerror::describe(&e)))?;
+        .map_err(|e| Failure::new(crate::pg::error::describe(&e)))?;
     drop(control);
 
     let options = RunOptions {
@@ -339,25 +300,15 @@ async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8,
         seed: args.seed.unwrap_or_else(clock_seed),
     };
     let config = EngineConfig {
-        builtin,
-        protocol: args.protocol,
-        clients,
-        threads: options.threads,
-        stop: options.stop(),
-        warmup_secs: args.warmup,
-        scale: tables.scale,
         session_setup: at.session_setup.clone(),
         expect_synchronous_commit: args
             .sync_commit
             .or_else(|| SyncCommit::from_server(&synchronous_commit)),
-        seed: options.seed,
-        drain_timeout: Duration::from_secs(10),
-        audit_run_id: None,
-        reconnect: false,
+        ..options.engine_config()
     };
 
     let mut hlog = match &args.hlog {
-        Some(path) => Some(HlogWriter::create(path).map_err(Failure::new)?),
+        Some(path) => Some(HlogWriter::create(path)?),
         None => None,
     };
     let mut lines = args

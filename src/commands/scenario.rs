@@ -7,19 +7,19 @@ use std::time::Duration;
 
 use super::outputs::{self, Output};
 use super::{
-    Failure, Interrupt, interrupted_failure, lab_spec, member_target, patroni_client, results_dir,
-    start_lab, stop_lab,
+    Failure, Interrupt, interrupted_failure, lab_spec, member_target, patroni_client,
+    put_back_config, results_dir, save_config, start_lab, stop_lab,
 };
 use crate::cli::ScenarioArgs;
-use crate::conn::{ConnOptions, Target};
-use crate::control::SavedConfig;
+use crate::cluster::control;
+use crate::cluster::patroni::Patroni;
 use crate::lab::Lab;
-use crate::patroni::Patroni;
-use crate::result::write_json_file;
-use crate::scenario::runner::{self, Context, ScenarioError};
+use crate::load::run_result::write_json_file;
+use crate::pg::conn::{ConnOptions, Target};
+use crate::scenario::actions::undo_lab_faults;
+use crate::scenario::run::{self, Context, ScenarioError};
 use crate::scenario::{Scenario, ScenarioResult};
 
-const RESTORE_TIMEOUT: Duration = Duration::from_secs(120);
 pub const RESULT_PREFIX: &str = "scenario-";
 
 pub async fn scenario(args: ScenarioArgs) -> Result<u8, Failure> {
@@ -103,13 +103,7 @@ async fn on_cluster(
     interrupt: &Interrupt,
 ) -> Result<u8, Failure> {
     let saved_path = out.join("patroni-config.before.json");
-    let saved = SavedConfig::save(patroni, base, &saved_path).await?;
-    eprintln!(
-        "saved Patroni's dynamic configuration to {} (should this be killed: pgsyncbench cluster restore --patroni {} --from {})",
-        saved_path.display(),
-        patroni.url(),
-        saved_path.display()
-    );
+    let saved = save_config(patroni, base, &saved_path).await?;
     let result = {
         let mut ctx = Context {
             patroni,
@@ -117,28 +111,22 @@ async fn on_cluster(
             lab: lab.as_deref_mut(),
             interrupt,
         };
-        runner::run(scenario, &mut ctx, &mut |m| eprintln!("{m}")).await
+        run::run(scenario, &mut ctx, &mut |m| eprintln!("{m}")).await
     };
     if let Some(lab) = lab {
         // An error may have left members or etcd down: bring them back before restoring.
-        if !lab.etcd_running() {
-            let _ = lab.start_etcd();
-        }
-        for name in lab.members_down() {
-            let _ = lab.start_member(&name);
-        }
+        let _ = undo_lab_faults(lab, &mut |m| eprintln!("{m}"));
     }
-    let restored = saved.restore(patroni, base, RESTORE_TIMEOUT).await;
-    match &restored {
-        Ok(live) => eprintln!(
-            "restored Patroni's configuration: synchronous_commit={} live on {}",
-            live.synchronous_commit, live.leader
-        ),
-        Err(e) => eprintln!(
-            "pgsyncbench: error: could not put Patroni's configuration back: {e}; run `pgsyncbench cluster restore --patroni {} --from {}`",
-            patroni.url(),
-            saved_path.display()
-        ),
+    let restored = put_back_config(
+        &saved,
+        patroni,
+        base,
+        // After faults the cluster may take its settle time to be itself again.
+        control::settle_budget(&saved.config).max(Duration::from_secs(scenario.settle)),
+    )
+    .await;
+    if let Err(e) = &restored {
+        eprintln!("pgsyncbench: error: {}", e.message);
     }
     let result = match result {
         Ok(r) => r,

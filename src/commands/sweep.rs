@@ -8,17 +8,17 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::outputs::{self, Output};
 use super::{
-    Failure, Interrupt, interrupted_failure, lab_spec, member_target, patroni_client, results_dir,
-    start_lab, stop_lab,
+    Failure, Interrupt, interrupted_failure, lab_spec, member_target, patroni_client,
+    put_back_config, results_dir, save_config, start_lab, stop_lab,
 };
 use crate::cli::SweepArgs;
-use crate::conn::{ConnOptions, Target};
-use crate::control::{self, SavedConfig, SyncChange};
-use crate::environment;
+use crate::cluster::control::{self, SyncChange};
+use crate::cluster::environment;
+use crate::cluster::patroni::Patroni;
 use crate::lab::Lab;
-use crate::patroni::Patroni;
-use crate::plan::PlanFile;
-use crate::results::{self, CellKey, CellResult, Manifest, Results};
+use crate::pg::conn::{ConnOptions, Target};
+use crate::sweep::folder::{self, CellKey, CellResult, Manifest, Results};
+use crate::sweep::plan::PlanFile;
 use crate::sweep::{self, SweepError, SweepProgress, SweepTarget};
 
 pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
@@ -135,7 +135,7 @@ fn prepare(args: &SweepArgs) -> Result<(PathBuf, Option<Manifest>), Failure> {
     };
     let plan = file.overridden_by(flags).into_plan(&source)?;
     let dir = args.out.clone().unwrap_or_else(|| results_dir(&plan.name));
-    if dir.join(results::MANIFEST_FILE).exists() {
+    if dir.join(folder::MANIFEST_FILE).exists() {
         return Err(Failure::new(format!(
             "{} already holds results: choose another --out, or continue it with --resume {}",
             dir.display(),
@@ -155,8 +155,8 @@ fn prepare(args: &SweepArgs) -> Result<(PathBuf, Option<Manifest>), Failure> {
     Ok((
         dir,
         Some(Manifest {
-            schema: results::MANIFEST_SCHEMA.into(),
-            schema_version: results::SCHEMA_VERSION,
+            schema: folder::MANIFEST_SCHEMA.into(),
+            schema_version: folder::SCHEMA_VERSION,
             created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             harness: environment::harness(),
             command_line: environment::redacted_command_line(std::env::args()),
@@ -168,8 +168,8 @@ fn prepare(args: &SweepArgs) -> Result<(PathBuf, Option<Manifest>), Failure> {
     ))
 }
 
-fn placeholder_environment() -> results::Environment {
-    results::Environment {
+fn placeholder_environment() -> folder::Environment {
+    folder::Environment {
         postgres_version: String::new(),
         patroni_version: None,
         patroni_url: None,
@@ -189,7 +189,7 @@ fn placeholder_environment() -> results::Environment {
 fn same_cluster_or_refuse(
     dir: &Path,
     manifest: &Manifest,
-    here: &results::ClusterIdentity,
+    here: &folder::ClusterIdentity,
     new_lab: bool,
 ) -> Result<(), Failure> {
     let Some(recorded) = &manifest.environment.cluster else {
@@ -236,7 +236,7 @@ async fn on_cluster(
     let mut manifest = manifest.expect("prepare gives a manifest");
     let (_, leader) = control::leader_target(patroni, base).await?;
     let client = leader.connect().await?;
-    let facts = crate::server::facts(&client).await?;
+    let facts = crate::pg::server::facts(&client).await?;
     let most = *manifest
         .plan
         .clients
@@ -255,12 +255,12 @@ async fn on_cluster(
             .map_err(|e| {
                 Failure::new(format!(
                     "cannot read the server's settings: {}",
-                    crate::pgerror::describe(&e)
+                    crate::pg::error::describe(&e)
                 ))
             })?;
         std::fs::create_dir_all(dir)
             .map_err(|e| Failure::new(format!("cannot create {}: {e}", dir.display())))?;
-        results::write_manifest(dir, &manifest)?;
+        folder::write_manifest(dir, &manifest)?;
     }
     drop(client);
     eprintln!("results: {}", dir.display());
@@ -270,19 +270,9 @@ async fn on_cluster(
     } else {
         "patroni-config.before.json"
     });
-    let saved = SavedConfig::save(patroni, base, &saved_path).await?;
-    eprintln!(
-        "saved Patroni's dynamic configuration to {} (should this sweep be killed: pgsyncbench cluster restore --patroni {} --from {})",
-        saved_path.display(),
-        patroni.url(),
-        saved_path.display()
-    );
+    let saved = save_config(patroni, base, &saved_path).await?;
     let budget = control::settle_budget(&saved.config);
-    let set_rtt = |ms: u32| {
-        lab.map_or(Ok(()), |l| {
-            l.set_rtt(f64::from(ms)).map_err(|e| e.to_string())
-        })
-    };
+    let set_rtt = |ms: u32| lab.map_or(Ok(()), |l| l.set_rtt(f64::from(ms)));
     let at = SweepTarget {
         patroni,
         base,
@@ -291,23 +281,18 @@ async fn on_cluster(
         cluster: &cluster,
     };
     let result = apply_and_run(dir, &manifest, &at, interrupt).await;
-    let restored = saved.restore(patroni, base, budget).await;
-    match &restored {
-        Ok(live) => eprintln!(
-            "restored Patroni's configuration: synchronous_commit={} live on {} again",
-            live.synchronous_commit, live.leader
-        ),
-        Err(e) => eprintln!(
-            "pgsyncbench: error: could not put Patroni's configuration back: {e}; run `pgsyncbench cluster restore --patroni {} --from {}`",
-            patroni.url(),
-            saved_path.display()
-        ),
+    let restored = put_back_config(&saved, patroni, base, budget).await;
+    if let Err(e) = &restored {
+        eprintln!("pgsyncbench: error: {}", e.message);
     }
     // The report covers whatever finished, a partial sweep included.
     if Results::load(dir).is_ok_and(|r| !r.cells.is_empty()) {
-        match super::report::write_report(dir) {
-            Ok(done) => eprintln!("report: {done}"),
-            Err(e) => eprintln!("pgsyncbench: error: the report failed: {}", e.message),
+        match crate::report::write(dir) {
+            Ok(written) => {
+                super::report::print_warnings(&written);
+                eprintln!("report: {written}");
+            }
+            Err(e) => eprintln!("pgsyncbench: error: the report failed: {e}"),
         }
     }
     let timing = match result {

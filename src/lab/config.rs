@@ -146,7 +146,7 @@ mod tests {
     fn timing_is_what_patroni_keeps_in_force() {
         for t in [Timing::Default, Timing::Fast] {
             let (ttl, loop_wait, retry_timeout) = t.values();
-            let asked = crate::patroni::Timing {
+            let asked = crate::cluster::patroni::Timing {
                 ttl: ttl.into(),
                 loop_wait: loop_wait.into(),
                 retry_timeout: retry_timeout.into(),

@@ -17,7 +17,7 @@ pub use config::Timing;
 use config::{NodeConfig, patroni_yaml};
 use process::{Owned, RunAs};
 
-use crate::patroni::{Cluster, Patroni, PatroniError, Role};
+use crate::cluster::patroni::{Cluster, Patroni, PatroniError, Role};
 
 pub const DEFAULT_DIR: &str = "/tmp/pgsyncbench-lab";
 pub const SCOPE: &str = "pgsyncbench-lab";
@@ -414,7 +414,7 @@ impl Lab {
 
     async fn wait_for_etcd(&self) -> Result<(), LabError> {
         let url = format!("http://127.0.0.1:{}/health", self.state.etcd.client_port);
-        crate::tls::ensure_provider();
+        crate::pg::tls::ensure_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()
@@ -643,7 +643,7 @@ impl Lab {
 
     fn save(&self) -> Result<(), LabError> {
         let path = self.state.dir.join(STATE_FILE);
-        crate::result::write_json_file(&path, &self.state)
+        crate::load::run_result::write_json_file(&path, &self.state)
             .map_err(io_err(format!("cannot write {}", path.display())))
     }
 

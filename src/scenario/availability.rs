@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::Commit;
+use crate::load::ledger::Commit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Gap {

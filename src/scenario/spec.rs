@@ -5,9 +5,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::control::SyncMode;
-use crate::mode::SyncCommit;
-use crate::workload::{Builtin, Protocol};
+use crate::cluster::control::{SyncChange, SyncMode};
+use crate::load::workload::{Builtin, Protocol};
+use crate::pg::mode::SyncCommit;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,26 +59,58 @@ impl Default for LabShape {
     }
 }
 
-/// Dynamic configuration set through Patroni before the load (and put back after).
+/// Dynamic configuration set through Patroni before the load (and put back after): the
+/// synchronous settings pgsyncbench switches everywhere, and failsafe_mode.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(from = "SettingsFile", into = "SettingsFile")]
+pub struct ClusterSettings {
+    pub sync: SyncChange,
+    pub failsafe_mode: Option<bool>,
+}
+
+/// ClusterSettings as a scenario file spells them (flat, unknown keys refused).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct ClusterSettings {
-    pub synchronous_mode: Option<SyncMode>,
-    pub strict: Option<bool>,
-    pub node_count: Option<u32>,
-    pub failsafe_mode: Option<bool>,
-    pub synchronous_commit: Option<SyncCommit>,
+struct SettingsFile {
+    synchronous_mode: Option<SyncMode>,
+    strict: Option<bool>,
+    node_count: Option<u32>,
+    failsafe_mode: Option<bool>,
+    synchronous_commit: Option<SyncCommit>,
+}
+
+impl From<SettingsFile> for ClusterSettings {
+    fn from(f: SettingsFile) -> ClusterSettings {
+        ClusterSettings {
+            sync: SyncChange {
+                synchronous_commit: f.synchronous_commit,
+                synchronous_mode: f.synchronous_mode,
+                strict: f.strict,
+                node_count: f.node_count,
+            },
+            failsafe_mode: f.failsafe_mode,
+        }
+    }
+}
+
+impl From<ClusterSettings> for SettingsFile {
+    fn from(s: ClusterSettings) -> SettingsFile {
+        SettingsFile {
+            synchronous_mode: s.sync.synchronous_mode,
+            strict: s.sync.strict,
+            node_count: s.sync.node_count,
+            failsafe_mode: s.failsafe_mode,
+            synchronous_commit: s.sync.synchronous_commit,
+        }
+    }
 }
 
 impl ClusterSettings {
     /// These settings with `over`'s taking precedence.
     pub fn overridden_by(&self, over: &ClusterSettings) -> ClusterSettings {
         ClusterSettings {
-            synchronous_mode: over.synchronous_mode.or(self.synchronous_mode),
-            strict: over.strict.or(self.strict),
-            node_count: over.node_count.or(self.node_count),
+            sync: self.sync.overridden_by(&over.sync),
             failsafe_mode: over.failsafe_mode.or(self.failsafe_mode),
-            synchronous_commit: over.synchronous_commit.or(self.synchronous_commit),
         }
     }
 }
@@ -150,72 +182,87 @@ pub enum ActionKind {
     RemoveDelay,
 }
 
+/// What an action does to the cluster, for the availability figures and the charts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Takes something away: its time is a fault.
+    Fault,
+    /// Brings back what an earlier action took away.
+    Recovery,
+    Neither,
+}
+
+/// Everything the scenario runner needs to know about an action besides doing it.
+struct Traits {
+    name: &'static str,
+    /// Needs the lab's processes.
+    lab_only: bool,
+    /// Needs `member`.
+    needs_member: bool,
+    effect: Effect,
+}
+
 impl ActionKind {
-    pub fn name(self) -> &'static str {
+    /// The one table of actions: adding one means a line here and its arm in
+    /// src/scenario/actions.rs `perform`.
+    fn traits(self) -> Traits {
+        use Effect::*;
+        let t = |name, lab_only, needs_member, effect| Traits {
+            name,
+            lab_only,
+            needs_member,
+            effect,
+        };
         match self {
-            ActionKind::KillPostmaster => "kill-postmaster",
-            ActionKind::CrashMember => "crash-member",
-            ActionKind::StopMember => "stop-member",
-            ActionKind::StartMember => "start-member",
-            ActionKind::StopPatroni => "stop-patroni",
-            ActionKind::ContinuePatroni => "continue-patroni",
-            ActionKind::StopEtcd => "stop-etcd",
-            ActionKind::StartEtcd => "start-etcd",
-            ActionKind::Switchover => "switchover",
-            ActionKind::Failover => "failover",
-            ActionKind::Restart => "restart",
-            ActionKind::Patch => "patch",
-            ActionKind::Shell => "shell",
-            ActionKind::AddDelay => "add-delay",
-            ActionKind::RemoveDelay => "remove-delay",
+            ActionKind::KillPostmaster => t("kill-postmaster", true, true, Fault),
+            ActionKind::CrashMember => t("crash-member", true, true, Fault),
+            ActionKind::StopMember => t("stop-member", true, true, Fault),
+            ActionKind::StartMember => t("start-member", true, true, Recovery),
+            ActionKind::StopPatroni => t("stop-patroni", true, true, Fault),
+            ActionKind::ContinuePatroni => t("continue-patroni", true, true, Recovery),
+            ActionKind::StopEtcd => t("stop-etcd", true, false, Fault),
+            ActionKind::StartEtcd => t("start-etcd", true, false, Recovery),
+            ActionKind::Switchover => t("switchover", false, false, Fault),
+            ActionKind::Failover => t("failover", false, false, Fault),
+            ActionKind::Restart => t("restart", false, true, Fault),
+            ActionKind::Patch => t("patch", false, false, Neither),
+            ActionKind::Shell => t("shell", false, false, Fault),
+            ActionKind::AddDelay => t("add-delay", true, false, Fault),
+            ActionKind::RemoveDelay => t("remove-delay", true, false, Neither),
         }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.traits().name
     }
 
     /// Needs the lab's processes.
     pub fn lab_only(self) -> bool {
-        matches!(
-            self,
-            ActionKind::KillPostmaster
-                | ActionKind::CrashMember
-                | ActionKind::StopMember
-                | ActionKind::StartMember
-                | ActionKind::StopPatroni
-                | ActionKind::ContinuePatroni
-                | ActionKind::StopEtcd
-                | ActionKind::StartEtcd
-                | ActionKind::AddDelay
-                | ActionKind::RemoveDelay
-        )
+        self.traits().lab_only
     }
 
     fn needs_member(self) -> bool {
-        matches!(
-            self,
-            ActionKind::KillPostmaster
-                | ActionKind::CrashMember
-                | ActionKind::StopMember
-                | ActionKind::StartMember
-                | ActionKind::StopPatroni
-                | ActionKind::ContinuePatroni
-                | ActionKind::Restart
-        )
+        self.traits().needs_member
+    }
+
+    pub fn effect(self) -> Effect {
+        self.traits().effect
+    }
+
+    /// Brings back what an earlier action took away.
+    pub fn is_recovery(self) -> bool {
+        self.effect() == Effect::Recovery
     }
 
     /// Takes something away (its time is a fault for the availability figures).
     pub fn is_fault(self) -> bool {
-        matches!(
-            self,
-            ActionKind::KillPostmaster
-                | ActionKind::CrashMember
-                | ActionKind::StopMember
-                | ActionKind::StopPatroni
-                | ActionKind::StopEtcd
-                | ActionKind::Switchover
-                | ActionKind::Failover
-                | ActionKind::Restart
-                | ActionKind::Shell
-                | ActionKind::AddDelay
-        )
+        self.effect() == Effect::Fault
+    }
+}
+
+impl std::fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -306,7 +353,7 @@ impl Scenario {
         })?;
         let s: Scenario = toml::from_str(&text).map_err(|e| SpecError::Invalid {
             file: file.clone(),
-            reason: crate::plan::describe_toml_error(&e, &text),
+            reason: crate::sweep::plan::describe_toml_error(&e, &text),
         })?;
         s.check(&file)?;
         Ok(s)
@@ -491,10 +538,10 @@ mod tests {
         .unwrap();
         let runs = s.runs();
         assert_eq!(runs.len(), 2);
-        assert_eq!(runs[0].1.synchronous_mode, Some(SyncMode::On));
+        assert_eq!(runs[0].1.sync.synchronous_mode, Some(SyncMode::On));
         assert_eq!(runs[0].2.lost, Some(0));
-        assert_eq!(runs[1].1.synchronous_mode, Some(SyncMode::Off));
-        assert_eq!(runs[1].1.synchronous_commit, Some(SyncCommit::On));
+        assert_eq!(runs[1].1.sync.synchronous_mode, Some(SyncMode::Off));
+        assert_eq!(runs[1].1.sync.synchronous_commit, Some(SyncCommit::On));
         assert_eq!(runs[1].2.lost, None);
     }
 

@@ -7,8 +7,9 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::conn::Target;
-use crate::patroni::{Cluster, Patroni};
+use super::result::{LeaderSeen, PrimariesSeen, SyncSeen};
+use crate::cluster::patroni::{Cluster, Patroni};
+use crate::pg::conn::Target;
 
 const EVERY: Duration = Duration::from_millis(500);
 const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
@@ -134,5 +135,60 @@ async fn probe(target: &Target, slot: &mut Option<tokio_postgres::Client>) -> Op
             *slot = None;
             None
         }
+    }
+}
+
+/// What the observations show changing over a run.
+pub struct Changes {
+    /// Leader and timeline whenever they changed.
+    pub leaders: Vec<LeaderSeen>,
+    /// Synchronous standbys whenever they changed.
+    pub syncs: Vec<SyncSeen>,
+    /// Moments when more than one member claimed to be primary.
+    pub split_brain: Vec<PrimariesSeen>,
+    pub max_primaries: u32,
+}
+
+/// Changes of leader and of synchronous standbys, and split-brain moments, from observations.
+pub fn summarize(observations: &[Observation], rel: &dyn Fn(SystemTime) -> f64) -> Changes {
+    let mut leaders: Vec<LeaderSeen> = Vec::new();
+    let mut syncs: Vec<SyncSeen> = Vec::new();
+    let mut split = Vec::new();
+    let mut max_primaries = 0;
+    for o in observations {
+        let t = rel(o.at);
+        if leaders.last().is_none_or(|l| {
+            l.leader != o.leader || (o.timeline.is_some() && l.timeline != o.timeline)
+        }) {
+            leaders.push(LeaderSeen {
+                t,
+                leader: o.leader.clone(),
+                timeline: o.timeline,
+            });
+        }
+        let sync_changed = syncs.last().is_none_or(|s| {
+            s.sync_standbys != o.sync_standbys
+                || s.synchronous_standby_names != o.synchronous_standby_names
+        });
+        if sync_changed {
+            syncs.push(SyncSeen {
+                t,
+                sync_standbys: o.sync_standbys.clone(),
+                synchronous_standby_names: o.synchronous_standby_names.clone(),
+            });
+        }
+        max_primaries = max_primaries.max(o.primaries.len() as u32);
+        if o.primaries.len() > 1 {
+            split.push(PrimariesSeen {
+                t,
+                members: o.primaries.clone(),
+            });
+        }
+    }
+    Changes {
+        leaders,
+        syncs,
+        split_brain: split,
+        max_primaries,
     }
 }

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
+use pgsyncbench::cluster::patroni::Patroni;
 use pgsyncbench::lab::Lab;
-use pgsyncbench::patroni::Patroni;
 
 use super::{check, pgsyncbench, stdout};
 
@@ -89,7 +89,7 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 impl SharedLab {
     pub fn patroni(&self) -> Patroni {
-        pgsyncbench::tls::ensure_provider();
+        pgsyncbench::pg::tls::ensure_provider();
         Patroni::new(&self.patroni_url, None, std::time::Duration::from_secs(5)).unwrap()
     }
 

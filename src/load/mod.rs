@@ -1,0 +1,19 @@
+//! The load engine: pgbench-compatible tables (`init`), built-in scripts (`workload`), one
+//! benchmark session per client over a small wire-protocol client (`wire`, `session`), clients
+//! spread over worker threads (`engine`), what they measure (`metrics`, `ledger`) and how it is
+//! shown and kept (`summary`, `progress`, `hlog`, `run_result`).
+//!
+//! Owns running a load against one target and describing what it measured. Must not switch
+//! cluster settings, know about sweeps or scenarios, or decide what a result means.
+
+pub mod engine;
+pub mod hlog;
+pub mod init;
+pub mod ledger;
+pub mod metrics;
+pub mod progress;
+pub mod run_result;
+pub mod session;
+pub mod summary;
+pub mod wire;
+pub mod workload;
