@@ -26,6 +26,7 @@ pub mod result;
 pub mod results;
 pub mod sampler;
 pub mod scenario;
+pub mod script;
 pub mod server;
 pub mod session;
 pub mod stats;
