@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::process::Output;
 
 use pgsyncbench::script::{
-    LoadError, Prng, Script, ScriptArg, ScriptSet, Seeds, SqlCommand, Startup, Step,
-    Variables, parse_defines, BUILTINS,
+    BUILTINS, LoadError, Prng, Script, ScriptArg, ScriptSet, Seeds, SqlCommand, Startup, Step,
+    Variables, parse_defines,
 };
 
 fn temp_file(name: &str, text: &str) -> PathBuf {
@@ -22,7 +22,10 @@ fn temp_file(name: &str, text: &str) -> PathBuf {
 }
 
 fn pgbench_ok(db: &str, args: &[&str]) -> Output {
-    common::check(common::server().pgbench(db, args), &format!("pgbench {args:?}"))
+    common::check(
+        common::server().pgbench(db, args),
+        &format!("pgbench {args:?}"),
+    )
 }
 
 /// Rows of a query as vectors of column texts (NULL as the empty string).
@@ -152,7 +155,9 @@ fn expression_script(quoted: bool) -> String {
 
 fn expression_db(name: &str) -> String {
     let db = common::server().database(name);
-    let cols: Vec<String> = (0..EXPRESSIONS.len()).map(|k| format!("e{k} text")).collect();
+    let cols: Vec<String> = (0..EXPRESSIONS.len())
+        .map(|k| format!("e{k} text"))
+        .collect();
     common::server().psql(
         &db,
         &format!(
@@ -324,49 +329,87 @@ fn builtin_scripts_are_pgbench_s() {
 }
 
 /// Statements with semicolons in strings, comments, dollar quotes, parentheses and routine
-/// bodies; each records the text the server received.
+/// bodies.
 const SPLIT_SCRIPT: &str = "-- leading comment; not a statement\n\
 \\set v 7\n\
-INSERT INTO seen(q) SELECT current_query() WHERE 'a;b' <> ':v';\n\
-INSERT INTO seen(q) SELECT current_query() /* c;o /* nested; */ mm */ WHERE $$x;y$$ = $$x;y$$;\n\
-INSERT INTO seen(q) SELECT current_query() -- trailing ; comment\n  WHERE E'it\\'s;' = 'it''s;';\n\
-INSERT INTO seen(q) SELECT current_query() WHERE (1,\n  2) = (1, 2) AND :v = 7 AND :v::int = 7 AND '::v' = '::v';\n\
-INSERT INTO seen(q) SELECT current_query() WHERE $t$;$$;$t$ <> '' AND U&'a;b' = 'a;b' AND (SELECT 1 AS \"x;\"\"y\") IS NOT NULL;\n\
+SELECT 'a;b' <> ':v';\n\
+SELECT 1 /* c;o /* nested; */ mm */ WHERE $$x;y$$ = $$x;y$$;\n\
+SELECT 2 -- trailing ; comment\n  WHERE E'it\\'s;' = 'it''s;';\n\
+SELECT 3 WHERE (1,\n  2) = (1, 2) AND :v = 7 AND :v::int = 7 AND '::v' = '::v';\n\
+SELECT 4 WHERE $t$;$$;$t$ <> '' AND U&'a;b' = 'a;b' AND (SELECT 1 AS \"x;\"\"y\") IS NOT NULL;\n\
 CREATE OR REPLACE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 2 END; END;\n\
-INSERT INTO seen(q) SELECT current_query() WHERE pg_temp.f() = 2 RETURNING 1 AS one \\gset\n\
-INSERT INTO seen(q) SELECT current_query() WHERE :one = 1\n";
+SELECT pg_temp.f() AS one \\gset\n\
+SELECT 5 WHERE :one = 2\n";
+
+/// The statements the server logged (log_statement = all) after byte `from` of its log.
+fn logged_statements(from: u64) -> Vec<String> {
+    let log = std::fs::read(common::server().dir.join("server.log")).unwrap();
+    let text = String::from_utf8_lossy(&log[from as usize..]).into_owned();
+    let mut out: Vec<String> = Vec::new();
+    let mut in_statement = false;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix('\t') {
+            if in_statement {
+                let last = out.last_mut().unwrap();
+                last.push('\n');
+                last.push_str(rest);
+            }
+            continue;
+        }
+        in_statement = false;
+        let found = ["LOG:  statement: ", "LOG:  execute <unnamed>: "]
+            .iter()
+            .find_map(|marker| line.split_once(marker).map(|(_, s)| s));
+        if let Some(statement) = found {
+            out.push(statement.to_string());
+            in_statement = true;
+        }
+    }
+    out
+}
 
 fn split_check(name: &str, protocol: &str, text: &str) {
     let db = common::server().database(&format!("script_split_{name}"));
-    common::server().psql(&db, "CREATE TABLE seen (n serial, q text)");
+    common::server().psql(
+        &db,
+        &format!("ALTER DATABASE {db} SET log_statement = 'all'"),
+    );
     let path = temp_file(&format!("split-{name}.sql"), text);
-    pgbench_ok(&db, &["-n", "-t", "1", "-M", protocol, "-f", path.to_str().unwrap()]);
-    let theirs: Vec<String> = rows(&db, "SELECT q FROM seen ORDER BY n")
-        .into_iter()
-        .map(|r| r[0].clone())
-        .collect();
+    let log = common::server().dir.join("server.log");
+    let from = std::fs::metadata(&log).unwrap().len();
+    pgbench_ok(
+        &db,
+        &[
+            "-n",
+            "-t",
+            "1",
+            "-M",
+            protocol,
+            "-f",
+            path.to_str().unwrap(),
+        ],
+    );
+    let theirs = logged_statements(from);
 
     let script = Script::load_file(&path).unwrap();
     let mut vars = Variables::new();
     let mut ours = Vec::new();
-    simulate(&script, &mut vars, &mut Prng::from_seed(0), 1, |sql, vars| {
-        let sent = if protocol == "simple" {
-            sql.simple_text(vars)
-        } else {
-            sql.positional_text().to_string()
-        };
-        if sql.text().contains("current_query()") {
-            if sent.contains("'second '") {
-                ours.push(sent.clone());
-                ours.push(format!("second {sent}"));
+    simulate(
+        &script,
+        &mut vars,
+        &mut Prng::from_seed(0),
+        1,
+        |sql, vars| {
+            ours.push(if protocol == "simple" {
+                sql.simple_text(vars)
             } else {
-                ours.push(sent);
+                sql.positional_text().to_string()
+            });
+            if let Some(store) = sql.store() {
+                store.store_row(vars, [("one", Some("2"))]).unwrap();
             }
-        }
-        if sql.store().is_some() {
-            sql.store().unwrap().store_row(vars, [("one", Some("1"))]).unwrap();
-        }
-    });
+        },
+    );
     assert_eq!(theirs, ours);
 }
 
@@ -376,9 +419,12 @@ fn statements_split_as_pgbench_splits_them() {
     // Under the extended protocol a quoted ':v' would become the string '$1' and leave a
     // parameter without a placeholder (pgbench fails on that too).
     split_check("extended", "extended", &SPLIT_SCRIPT.replace("':v'", "'v'"));
-    // A compound statement (\;) runs under the simple protocol only.
-    let compound = "INSERT INTO seen(q) SELECT current_query() \\; INSERT INTO seen(q) SELECT 'second ' || current_query();\n";
-    split_check("compound", "simple", compound);
+    // A compound statement (\\;) runs under the simple protocol only.
+    split_check(
+        "compound",
+        "simple",
+        "SELECT 1 \\; SELECT 2;\nSELECT 3 \\; SELECT 4\n",
+    );
 }
 
 #[test]
@@ -417,7 +463,12 @@ fn prepared_statements_have_pgbench_s_names() {
         .scripts()
         .iter()
         .flat_map(|s| s.script.sql_commands())
-        .map(|s| vec![s.statement_name().to_string(), s.positional_text().to_string()])
+        .map(|s| {
+            vec![
+                s.statement_name().to_string(),
+                s.positional_text().to_string(),
+            ]
+        })
         .collect();
     ours.sort();
     assert_eq!(theirs, ours);
@@ -428,19 +479,40 @@ fn prepared_statements_have_pgbench_s_names() {
 fn load_time_errors_are_pgbench_s() {
     let cases = [
         ("\\set i 1 +\n", "syntax error"),
-        ("\\set i noSuchFunction()\n", "unexpected function name (noSuchFunction)"),
+        (
+            "\\set i noSuchFunction()\n",
+            "unexpected function name (noSuchFunction)",
+        ),
         ("\\set i ;\n", "unexpected character (;)"),
         ("\\set i 1 < 2 < 3\n", "syntax error"),
-        ("\\set d ln(1.0, 2.0)\n", "unexpected number of arguments (ln)"),
-        ("\\set i greatest()\n", "at least one argument expected (greatest)"),
-        ("\\set i permute(1)\n", "unexpected number of arguments (permute)"),
-        ("\\set i 100000000000000000000\n", "bigint constant overflow (100000000000000000000)"),
+        (
+            "\\set d ln(1.0, 2.0)\n",
+            "unexpected number of arguments (ln)",
+        ),
+        (
+            "\\set i greatest()\n",
+            "at least one argument expected (greatest)",
+        ),
+        (
+            "\\set i permute(1)\n",
+            "unexpected number of arguments (permute)",
+        ),
+        (
+            "\\set i 100000000000000000000\n",
+            "bigint constant overflow (100000000000000000000)",
+        ),
         ("\\set d 1e-310\n", "double constant overflow (1e-310)"),
         ("\\set i CASE TRUE THEN 1 ELSE 0 END\n", "syntax error"),
         ("\\set\n", "missing argument"),
         ("\\sleep\n", "missing argument"),
-        ("\\sleep 1 week\n", "unrecognized time unit, must be us, ms or s (week)"),
-        ("\\sleep abc\n", "invalid sleep time, must be an integer (abc)"),
+        (
+            "\\sleep 1 week\n",
+            "unrecognized time unit, must be us, ms or s (week)",
+        ),
+        (
+            "\\sleep abc\n",
+            "invalid sleep time, must be an integer (abc)",
+        ),
         ("\\sleep too many args\n", "too many arguments"),
         ("\\nosuchcommand\n", "invalid command"),
         ("\\syncpipeline\n", "invalid command"),
@@ -450,7 +522,10 @@ fn load_time_errors_are_pgbench_s() {
         ("\\gset\n", "\\gset must follow an SQL command"),
         ("\\set i +1\n\\gset\n", "\\gset must follow an SQL command"),
         ("SELECT 1 \\gset a b\n", "too many arguments"),
-        ("SELECT 1 AS i \\gset\n\\gset\n", "\\gset must follow an SQL command"),
+        (
+            "SELECT 1 AS i \\gset\n\\gset\n",
+            "\\gset must follow an SQL command",
+        ),
         ("\\endif\n", "\\endif without matching \\if"),
         ("\\if 1\nSELECT 1;\n", "\\if without matching \\endif"),
         ("\\if 1\n\\else\n\\else\n\\endif\n", "\\else after \\else"),
@@ -486,13 +561,25 @@ fn commands_that_can_never_run_are_refused_earlier_than_pgbench_does() {
     let db = common::server().database("script_earlier");
     let cases = [
         ("\\set 1x 5\n", "invalid variable name"),
-        ("\\set i least(0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16)\n", "too many function arguments"),
+        (
+            "\\set i least(0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16)\n",
+            "too many function arguments",
+        ),
     ];
     for (i, (text, want)) in cases.iter().enumerate() {
         let path = temp_file(&format!("late-{i}.sql"), text);
         let out = common::server().pgbench(&db, &["-n", "-t", "1", "-f", path.to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(2), "{text:?}: {}", common::stderr(&out));
-        assert!(common::stderr(&out).contains(want), "{}", common::stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{text:?}: {}",
+            common::stderr(&out)
+        );
+        assert!(
+            common::stderr(&out).contains(want),
+            "{}",
+            common::stderr(&out)
+        );
         let e = Script::load_file(&path).unwrap_err().to_string();
         assert!(e.contains(want), "{e}");
     }
@@ -503,39 +590,81 @@ fn variables_in_sql_follow_pgbench_across_protocols() {
     // -D values are texts: SQL gets them as written, expressions as numbers; an undefined
     // variable stays as written in simple mode and is NULL as a parameter.
     let db = common::server().database("script_vars");
-    common::server().psql(&db, "CREATE TABLE t (m text, a text, b text, c text, d text)");
+    common::server().psql(
+        &db,
+        "CREATE TABLE t (m text, a text, b text, c text, d text)",
+    );
     let text = "\\set y :x + 1\n\
         INSERT INTO t VALUES ('simple', ':x', ':y', ':undefined', :foo::text);\n";
     let ext = "\\set y :x + 1\n\
         INSERT INTO t VALUES ('extended', :x, :y::text, :undefined, :foo::text);\n";
     let a = temp_file("vars-simple.sql", text);
     let b = temp_file("vars-ext.sql", ext);
-    pgbench_ok(&db, &["-n", "-t", "1", "-Dx=+3", "-Dfoo=1.50", "-f", a.to_str().unwrap()]);
     pgbench_ok(
         &db,
-        &["-n", "-t", "1", "-M", "extended", "-Dx=+3", "-Dfoo=1.50", "-f", b.to_str().unwrap()],
+        &[
+            "-n",
+            "-t",
+            "1",
+            "-Dx=+3",
+            "-Dfoo=1.50",
+            "-f",
+            a.to_str().unwrap(),
+        ],
+    );
+    pgbench_ok(
+        &db,
+        &[
+            "-n",
+            "-t",
+            "1",
+            "-M",
+            "extended",
+            "-Dx=+3",
+            "-Dfoo=1.50",
+            "-f",
+            b.to_str().unwrap(),
+        ],
     );
     let theirs = rows(&db, "SELECT * FROM t ORDER BY m DESC");
     for (mode, path) in [("simple", &a), ("extended", &b)] {
         let script = Script::load_file(path).unwrap();
         let mut vars = parse_defines(&["x=+3", "foo=1.50"]).unwrap();
-        simulate(&script, &mut vars, &mut Prng::from_seed(0), 1, |sql, vars| {
-            if mode == "simple" {
-                assert_eq!(
-                    sql.simple_text(vars),
-                    "INSERT INTO t VALUES ('simple', '+3', '4', ':undefined', 1.50::text);"
-                );
-            } else {
-                let p: Vec<_> = sql.params(vars).map(|p| p.map(String::from)).collect();
-                assert_eq!(p, [Some("+3".into()), Some("4".into()), None, Some("1.50".into())]);
-            }
-        });
+        simulate(
+            &script,
+            &mut vars,
+            &mut Prng::from_seed(0),
+            1,
+            |sql, vars| {
+                if mode == "simple" {
+                    assert_eq!(
+                        sql.simple_text(vars),
+                        "INSERT INTO t VALUES ('simple', '+3', '4', ':undefined', 1.50::text);"
+                    );
+                } else {
+                    let p: Vec<_> = sql.params(vars).map(|p| p.map(String::from)).collect();
+                    assert_eq!(
+                        p,
+                        [
+                            Some("+3".into()),
+                            Some("4".into()),
+                            None,
+                            Some("1.50".into())
+                        ]
+                    );
+                }
+            },
+        );
     }
     assert_eq!(
         theirs,
         [
-            ["simple", "+3", "4", ":undefined", "1.50"].map(String::from).to_vec(),
-            ["extended", "+3", "4", "", "1.50"].map(String::from).to_vec(),
+            ["simple", "+3", "4", ":undefined", "1.50"]
+                .map(String::from)
+                .to_vec(),
+            ["extended", "+3", "4", "", "1.50"]
+                .map(String::from)
+                .to_vec(),
         ]
     );
 }
