@@ -2,13 +2,14 @@
 //! before anything connects, then walked one transaction at a time.
 //!
 //! How the engine uses it:
-//! - `ScriptSet::from_args` loads the `-f`/`-b` scripts (`parse_defines` reads `-D`,
-//!   `parse_random_seed` reads `--random-seed`); `ScriptSet::check_protocol` refuses what
-//!   `-M` cannot run. Every problem is found here, with file, line and column.
+//! - `parse_script_options` loads the `-f`/`-b` scripts into a `ScriptSet` and reads `-D` into
+//!   `Variables`; `parse_random_seed` reads `--random-seed`; `ScriptSet::check_protocol`
+//!   refuses what `-M` cannot run. Every problem is found here, with file, line and column.
 //! - `Seeds` derives each client's `Prng` and `:default_seed` as pgbench does;
 //!   `Variables::for_client` makes each client's variables.
 //! - Per transaction: `ScriptSet::choose`, then `Script::begin` and `Transaction::next` until
-//!   it returns `None`, doing each `Step` (SQL, sleep, shell, pipeline bounds).
+//!   it returns `None`, doing each `Step` (SQL, sleep, shell, pipeline bounds); an SQL step
+//!   with a `Store` (`\gset`, `\aset`) puts its result rows into the variables.
 //!
 //! Self-contained: depends on std and crates only, never on a database client or on the rest
 //! of pgsyncbench.
@@ -41,12 +42,11 @@ pub use builtin::{BUILTINS, Builtin};
 pub use compile::{Command, CommandKind, Protocol, Script};
 pub use error::{EvalError, LoadError, Location, Problem, RunError, SharedIoError, SyntaxError};
 pub use expr::{Expr, eval, eval_with_debug};
-pub use func::Func;
 pub use hash::{fnv1a as hash_fnv1a, murmur2 as hash_murmur2, permute};
 pub use meta::{Sleep, SleepAmount, StoreKind};
 pub use options::{
     MAX_SCRIPTS, OptionError, ScriptArg, ScriptSet, WeightedScript, find_builtin, parse_defines,
-    parse_random_seed, parse_weight,
+    parse_random_seed, parse_script_options, parse_weight,
 };
 pub use prng::{Prng, Seeds};
 pub use run::{Step, Transaction};

@@ -123,6 +123,14 @@ pub fn parse_defines<S: AsRef<str>>(args: &[S]) -> Result<Variables, OptionError
     Ok(vars)
 }
 
+/// The scripts (`-f`, `-b`, in command-line order) and the `-D` variables of a run.
+pub fn parse_script_options<S: AsRef<str>>(
+    scripts: &[ScriptArg],
+    defines: &[S],
+) -> Result<(ScriptSet, Variables), OptionError> {
+    Ok((ScriptSet::from_args(scripts)?, parse_defines(defines)?))
+}
+
 /// `--random-seed`: `time` (the default), `rand`, or an unsigned integer.
 pub fn parse_random_seed(arg: &str) -> Result<u64, OptionError> {
     match arg {

@@ -867,6 +867,10 @@ fn script_sets_number_statements_and_choose_by_weight() {
         missing.unwrap_err().to_string(),
         "could not read file \"/nonexistent/x.sql\""
     );
+    let (set, mut defines) =
+        parse_script_options(&[ScriptArg::Builtin("select-only".into())], &["aid=5"]).unwrap();
+    assert_eq!(set.description(), "<builtin: select only>");
+    assert_eq!(defines.value("aid"), Ok(Value::Int(5)));
     assert_eq!(parse_random_seed("5432").unwrap(), 5432);
     assert!(parse_random_seed("time").is_ok());
     assert!(parse_random_seed("-1").is_err());
