@@ -13,8 +13,9 @@ use pgsyncbench::script::{
     Variables, parse_defines,
 };
 
+/// A file in the test server's folder (removed with the server when the tests end).
 fn temp_file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pgsyncbench-script-{}", std::process::id()));
+    let dir = common::server().dir.join("scripts");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
