@@ -1,4 +1,5 @@
-//! The load engine: pgbench-compatible tables (`init`), built-in scripts (`workload`), one
+//! The load engine: pgbench-compatible tables (`init`), built-in scripts (`workload`), pgbench's
+//! script language (`script`: files, expressions, options; not yet run by the engine), one
 //! benchmark session per client over a small wire-protocol client (`wire`, `session`), clients
 //! spread over worker threads (`engine`), what they measure (`metrics`, `ledger`) and how it is
 //! shown and kept (`summary`, `progress`, `hlog`, `run_result`).
@@ -13,6 +14,7 @@ pub mod ledger;
 pub mod metrics;
 pub mod progress;
 pub mod run_result;
+pub mod script;
 pub mod session;
 pub mod summary;
 pub mod wire;
