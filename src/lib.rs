@@ -16,6 +16,7 @@ pub mod interrupt;
 pub mod lab;
 pub mod metrics;
 pub mod mode;
+pub mod net;
 pub mod patroni;
 pub mod pgerror;
 pub mod pgpass;
