@@ -21,7 +21,10 @@
 //! `router` (the data path), `control` (requests and answers), `daemon` (the router as a
 //! process with a control socket), `client` (talking to it), `probe` (measured round trips).
 
+pub mod client;
 pub mod clock;
+pub mod control;
+pub mod daemon;
 pub mod delay;
 pub mod error;
 pub mod host;
@@ -34,6 +37,7 @@ pub mod table;
 pub mod topology;
 pub mod tun;
 
+pub use client::RouterClient;
 pub use error::Error;
 pub use host::Host;
 pub use link::{Jitter, Policy, Stall};
