@@ -33,6 +33,7 @@ pub mod link;
 pub mod netns;
 pub mod probe;
 pub mod router;
+pub mod stamp;
 pub mod table;
 pub mod topology;
 pub mod tun;

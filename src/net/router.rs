@@ -151,13 +151,13 @@ impl Network {
     /// with a route for the whole range; refused when the range is routed there already.
     pub fn start(spec: &NetSpec) -> Result<Network, Error> {
         let topo = Topology::new(spec)?;
-        if topo.hosts.iter().any(|h| h.root) {
-            if let Some(route) = iface::overlapping_route(topo.range, PREFIX_LEN)? {
-                return Err(Error::RangeInUse {
-                    range: topo.range_text(),
-                    route,
-                });
-            }
+        if topo.hosts.iter().any(|h| h.root)
+            && let Some(route) = iface::overlapping_route(topo.range, PREFIX_LEN)?
+        {
+            return Err(Error::RangeInUse {
+                range: topo.range_text(),
+                route,
+            });
         }
         let mut hosts = Vec::with_capacity(topo.hosts.len());
         for h in &topo.hosts {
