@@ -647,3 +647,108 @@ fn host_specs_are_checked_before_anything_is_built() {
     let e = Network::start(&bad).err().unwrap();
     assert!(e.to_string().contains("letters"), "{e}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Benchmark (not a timed test): `cargo test --release --test net -- --ignored --nocapture`
+
+/// CPU time (user + system) of a process so far, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / hz
+}
+
+/// Round trips through the router daemon for R in {0, 0.5, 1, 2, 10} ms (median and p99
+/// error against the unpaced and the paced baseline), and the router's CPU per packet at a
+/// few thousand packets per second, on a plain link and a delayed one.
+#[test]
+#[ignore]
+fn benchmark() {
+    if !is_root() {
+        return;
+    }
+    let _s = serial();
+    let dir = temp_dir("bench");
+    let spec = NetSpec::new(&[("a", "z1"), ("b", "z2")]);
+    let router = RouterClient::start(Path::new(BIN), &spec, &dir).unwrap();
+    let (a, b) = (router.host("a").unwrap(), router.host("b").unwrap());
+    println!(
+        "| R (ms) | base p50 | paced base p50 | measured p50 | p99 | p50 error vs base | vs paced | p99 error vs paced |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for r_us in [0u64, 500, 1_000, 2_000, 10_000] {
+        let n = if r_us >= 10_000 { 300 } else { 1_000 };
+        router
+            .set_link(zone("z1"), zone("z2"), Policy::default(), true)
+            .unwrap();
+        let base = net::measure_rtt(&a, &b, n).unwrap();
+        let paced = net::probe::measure_rtt_paced(&a, &b, n, Duration::from_micros(r_us)).unwrap();
+        router
+            .set_link(zone("z1"), zone("z2"), Policy::with_rtt_us(r_us), true)
+            .unwrap();
+        let got = net::measure_rtt(&a, &b, n).unwrap();
+        let r = r_us as f64;
+        println!(
+            "| {:.1} | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | {:+.0} µs | {:+.0} µs | {:+.0} µs |",
+            r / 1000.0,
+            base.p50_us,
+            paced.p50_us,
+            got.p50_us,
+            got.p99_us,
+            got.p50_us - base.p50_us - r,
+            got.p50_us - paced.p50_us - r,
+            got.p99_us - paced.p99_us - r,
+        );
+    }
+    println!("\n| link | packets/s asked | packets routed | router CPU per packet |");
+    println!("|---|---|---|---|");
+    for (label, policy) in [
+        ("plain", Policy::default()),
+        ("1 ms RTT", Policy::with_rtt_us(1_000)),
+    ] {
+        router
+            .set_link(zone("z1"), zone("z2"), policy, true)
+            .unwrap();
+        for rate in [2_000u64, 5_000] {
+            let (rx, tx, dst) = udp_pair(&a, &b);
+            rx.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let counter = std::thread::spawn(move || {
+                let mut buf = [0u8; 64];
+                let mut n = 0u64;
+                while rx.recv(&mut buf).is_ok() {
+                    n += 1;
+                }
+                n
+            });
+            let cpu0 = cpu_seconds(router.pid());
+            let start = Instant::now();
+            let secs = 4.0;
+            let total = (rate as f64 * secs) as u64;
+            for i in 0..total {
+                let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                tx.send_to(&[0u8; 32], dst).unwrap();
+            }
+            let got = counter.join().unwrap();
+            let cpu = cpu_seconds(router.pid()) - cpu0;
+            for l in router.status().unwrap().links {
+                if let Some(x) = l.lateness {
+                    println!("<!-- {}->{} {:?} -->", l.from, l.to, x);
+                }
+            }
+            println!(
+                "| {label} | {rate} | {got} | {:.1} µs |",
+                cpu / got.max(1) as f64 * 1e6
+            );
+        }
+    }
+    router.stop().unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}
