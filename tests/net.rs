@@ -553,6 +553,9 @@ fn the_router_daemon_applies_changes_at_once_and_kill_9_leaves_nothing() {
     drop(s);
     let status = router.status().unwrap();
     assert_eq!(status.table.rules.len(), 2);
+    let recorded: net::InForce =
+        serde_json::from_slice(&std::fs::read(dir.join("net-in-force.json")).unwrap()).unwrap();
+    assert_eq!(recorded.table, status.table);
 
     // A daemon in host c: its network namespace is c's.
     let mut child = c.command("sleep").arg("30").spawn().unwrap();

@@ -38,6 +38,8 @@ pub const SPEC_FILE: &str = "net-spec.json";
 pub const STATE_FILE: &str = "net-state.json";
 pub const SOCKET_FILE: &str = "net.sock";
 pub const LOG_FILE: &str = "net-router.log";
+/// What is in force, rewritten after every change (for reports, without asking the router).
+pub const IN_FORCE_FILE: &str = "net-in-force.json";
 
 /// What a running router publishes for callers (in STATE_FILE): its pid and, per host, where
 /// to open its network namespace (an fd of the router, through /proc) and the namespace's

@@ -1,6 +1,7 @@
 //! The router as a process of its own (`pgsyncbench lab net-router --dir DIR`), so the lab
 //! network outlives the command that started it: builds the network from DIR/net-spec.json,
-//! publishes DIR/net-state.json, serves the control socket DIR/net.sock, and on shutdown,
+//! publishes DIR/net-state.json (and what is in force in DIR/net-in-force.json, rewritten after
+//! every change), serves the control socket DIR/net.sock, and on shutdown,
 //! SIGTERM, SIGINT or SIGHUP undoes everything (kill -9 too, through the kernel: see
 //! `router`). Owns the process's lifetime and the socket; must not decide policies itself.
 
@@ -12,10 +13,11 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use super::control::{
-    self, HostRecord, Request, Response, RouterState, SOCKET_FILE, SPEC_FILE, STATE_FILE,
+    self, HostRecord, IN_FORCE_FILE, Request, Response, RouterState, SOCKET_FILE, SPEC_FILE,
+    STATE_FILE,
 };
 use super::error::Error;
-use super::router::Network;
+use super::router::{InForce, Network};
 use super::topology::NetSpec;
 
 /// The first line a starting router writes on its stdout: ready, or why not.
@@ -50,9 +52,11 @@ pub fn run(dir: &Path) -> Result<(), Error> {
         net.hosts().len(),
         dir.display()
     );
-    serve(&net, &listener, &signals);
+    record_in_force(dir, &net.in_force());
+    serve(dir, &net, &listener, &signals);
     let _ = std::fs::remove_file(dir.join(SOCKET_FILE));
     let _ = std::fs::remove_file(dir.join(STATE_FILE));
+    let _ = std::fs::remove_file(dir.join(IN_FORCE_FILE));
     drop(net);
     eprintln!("net-router: stopped; every namespace and device it made is gone");
     Ok(())
@@ -123,7 +127,18 @@ fn say_handshake(h: &Handshake) {
     }
 }
 
-fn serve(net: &Network, listener: &UnixListener, signals: &OwnedFd) {
+/// Rewrites the in-force file (through a rename); a failure only costs the file.
+fn record_in_force(dir: &Path, in_force: &InForce) {
+    let path = dir.join(IN_FORCE_FILE);
+    let tmp = path.with_extension("partial");
+    if let Ok(text) = serde_json::to_vec_pretty(in_force)
+        && std::fs::write(&tmp, text).is_ok()
+    {
+        let _ = std::fs::rename(&tmp, &path);
+    }
+}
+
+fn serve(dir: &Path, net: &Network, listener: &UnixListener, signals: &OwnedFd) {
     let mut fds = [
         libc::pollfd {
             fd: listener.as_raw_fd(),
@@ -161,12 +176,15 @@ fn serve(net: &Network, listener: &UnixListener, signals: &OwnedFd) {
         let (response, stop) = match control::read_request(&stream) {
             Ok(Request::Status) => (in_force(net), false),
             Ok(Request::Apply { change }) => match net.apply(change) {
-                Ok(f) => (
-                    Response::InForce {
-                        in_force: Box::new(f),
-                    },
-                    false,
-                ),
+                Ok(f) => {
+                    record_in_force(dir, &f);
+                    (
+                        Response::InForce {
+                            in_force: Box::new(f),
+                        },
+                        false,
+                    )
+                }
                 Err(e) => (
                     Response::Error {
                         message: e.to_string(),
