@@ -148,8 +148,42 @@ fn each_direction_has_its_own_delay() {
     assert!((1.0..1.3).contains(&ba), "b→a {ba} ms");
 }
 
+/// Jitter spreads one-way delays over the range asked (uniform ±1 ms around 5 ms), never
+/// outside it; datagrams 3 ms apart so the order-keeping clamp does not skew the spread.
+#[test]
+fn jitter_spreads_delays_over_the_range_asked() {
+    if !is_root() {
+        return;
+    }
+    let _s = serial();
+    let net = three_hosts();
+    let (a, b) = (net.host("a").unwrap(), net.host("b").unwrap());
+    let jittery = Policy {
+        delay_us: 5_000,
+        jitter: net::Jitter::Uniform {
+            plus_minus_us: 1_000,
+        },
+        ..Policy::default()
+    };
+    net.set_link(host("a"), host("b"), jittery, false).unwrap();
+    let mut d = one_way_samples_ms(&a, &b, 150, Duration::from_millis(3));
+    d.sort_by(f64::total_cmp);
+    let (lo, p10, p90, hi) = (d[0], d[15], d[135], d[149]);
+    eprintln!("jitter ±1 ms around 5 ms: min {lo:.3} p10 {p10:.3} p90 {p90:.3} max {hi:.3} ms");
+    assert!(lo >= 4.0 && hi <= 6.3, "outside 4–6 ms: {lo} {hi}");
+    assert!(p90 - p10 > 1.2, "not spread: p10 {p10} p90 {p90}");
+}
+
 /// Median one-way time of `n` UDP datagrams from `from` to `to`, in ms.
 fn one_way_ms(from: &Host, to: &Host, n: usize) -> f64 {
+    let mut times = one_way_samples_ms(from, to, n, Duration::from_millis(1));
+    times.sort_by(f64::total_cmp);
+    times[n / 2]
+}
+
+/// One-way times of `n` UDP datagrams from `from` to `to`, in ms, each sent after the last
+/// arrived and a pause.
+fn one_way_samples_ms(from: &Host, to: &Host, n: usize, pause: Duration) -> Vec<f64> {
     let (rx, tx, dst) = udp_pair(from, to);
     rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let mut times = Vec::new();
@@ -159,10 +193,9 @@ fn one_way_ms(from: &Host, to: &Host, n: usize) -> f64 {
         tx.send_to(b"x", dst).unwrap();
         rx.recv(&mut buf).unwrap();
         times.push(t.elapsed().as_secs_f64() * 1e3);
-        std::thread::sleep(Duration::from_millis(1));
+        std::thread::sleep(pause);
     }
-    times.sort_by(f64::total_cmp);
-    times[n / 2]
+    times
 }
 
 /// A UDP socket bound in `to` and one in `from`; returns (receiver, sender, receiver's address).

@@ -15,11 +15,51 @@
 //! and one place to undo: every device and namespace lives only as long as the router's fds,
 //! so even kill -9 of the router leaves nothing behind.
 //!
-//! Files, one concern each: `clock` (precise waits), `delay` (the delay line), `link` (policy
-//! and per-packet shaping), `table` (rules and precedence), `topology` (hosts, zones,
-//! addresses), `netns`, `tun`, `iface` (kernel objects), `host` (running things in a host),
-//! `router` (the data path), `control` (requests and answers), `daemon` (the router as a
-//! process with a control socket), `client` (talking to it), `probe` (measured round trips).
+//! Rules: a policy is set from a group of hosts (a host, a zone, or all) to another, one way or
+//! both; the most recently set rule matching a pair wins, and clearing it reveals the one
+//! below (so a scenario's `degrade` is undone by clearing exactly what it set). Partitions are
+//! separate cuts, healed separately, so healing never loses a delay. Every change is in force
+//! when the call returns.
+//!
+//! Precision (measured on this 2-core VM while others built and ran labs; see the ignored
+//! `benchmark` test): a delay line releases within a few microseconds of due (median 0–4 µs,
+//! p99 ≤ 30 µs); a round trip through the router at R = 0.5–10 ms is within ±35 µs of R plus
+//! the 0-delay baseline; a plain link adds 20–50 µs to a loopback round trip. The price is a
+//! busy wait of about the timer's wake-up lateness (20–80 µs here) per release: 50–90 µs of
+//! router CPU per delayed packet, 10–20 µs per plain one.
+//!
+//! Lifetime: namespaces live while the router (or a process started inside them) holds them.
+//! Lab daemons started in a host keep its namespace, without network, after the router is
+//! gone: stop them first. Not root: `Error::NeedsRoot` (`Error::needs_root()`), for callers to
+//! fall back to loopback relays (`lab::relay`, which uses this module's delay line).
+//!
+//! ```no_run
+//! use pgsyncbench::net::{Group, NetSpec, Policy, RouterClient, measure_rtt};
+//! # fn main() -> Result<(), pgsyncbench::net::Error> {
+//! let spec = NetSpec::new(&[("etcd", "a"), ("pg1", "a"), ("pg2", "b"), ("pg3", "c")]);
+//! let exe = std::env::current_exe().expect("own path");
+//! let router = RouterClient::start(&exe, &spec, std::path::Path::new("/tmp/lab/net"))?;
+//! // 1 ms between every pair of zones (0.5 ms each way); inside a zone, a plain wire.
+//! for (x, y) in [("a", "b"), ("a", "c"), ("b", "c")] {
+//!     router.set_link(Group::Zone(x.into()), Group::Zone(y.into()), Policy::with_rtt_us(1_000), true)?;
+//! }
+//! let pg1 = router.host("pg1")?;
+//! let _postgres = pg1.command("/usr/lib/postgresql/15/bin/postgres").arg("-D").arg("/tmp/lab/pg1").spawn();
+//! // Cut pg1 off from etcd and the other members (its own zone's clients still reach it).
+//! router.partition(Group::Host("pg1".into()), Group::Zone("b".into()), true)?;
+//! let measured = measure_rtt(&router.host("pg2")?, &router.host("pg3")?, 200)?;
+//! println!("pg2 ↔ pg3: {:.0} µs", measured.p50_us);
+//! router.heal_all()?;
+//! router.stop()?; // or leave it running: `RouterClient::open(dir)` finds it again
+//! # Ok(()) }
+//! ```
+//!
+//! Files, one concern each: `clock` (precise waits, prompt threads), `delay` (the delay line),
+//! `link` (policy and per-packet shaping), `table` (rules and precedence), `topology` (hosts,
+//! zones, addresses), `netns`, `tun`, `iface` (kernel objects), `host` (running things in a
+//! host), `router` (the data path), `control` (requests, answers, files), `daemon` (the router
+//! as a process), `client` (talking to it), `probe` (measured round trips), `stamp` (kernel
+//! arrival times for TCP, used by the relay).
 
 pub mod client;
 pub mod clock;
