@@ -285,17 +285,21 @@ mod tests {
             std::thread::sleep(POLL * 2);
             let r_us = rtt_ms * 1000.0;
             let n = if rtt_ms > 10.0 { 25 } else { 200 };
-            // The direct round trip is measured after idling as long as the delay: waking a
-            // thread that idled costs more on a busy machine, whatever the relay does.
-            let base = p50_rtt_us(&mut direct, n, Duration::from_micros(r_us as u64));
-            let got = p50_rtt_us(&mut relayed, n, Duration::ZERO);
-            let err = got - base - r_us;
-            eprintln!(
-                "relay at {rtt_ms} ms: p50 {got:.0} µs, paced direct {base:.0} µs, error {err:+.0} µs"
-            );
+            // Three rounds; the median error is asserted (a busy machine's hiccups hit one
+            // round, a relay that is late by itself is late in all three).
+            let mut errors = Vec::new();
+            for _ in 0..3 {
+                // The direct round trip is measured after idling as long as the delay: waking
+                // a thread that idled costs more on a busy machine, whatever the relay does.
+                let base = p50_rtt_us(&mut direct, n, Duration::from_micros(r_us as u64));
+                let got = p50_rtt_us(&mut relayed, n, Duration::ZERO);
+                errors.push(got - base - r_us);
+            }
+            errors.sort_by(f64::total_cmp);
+            eprintln!("relay at {rtt_ms} ms: p50 error per round {errors:+.0?} µs");
             assert!(
-                err.abs() <= (r_us * 0.02).max(50.0),
-                "{rtt_ms} ms: round trip {got:.0} µs, direct {base:.0} µs, error {err:.0} µs"
+                errors[1].abs() <= (r_us * 0.02).max(50.0),
+                "{rtt_ms} ms: p50 error per round {errors:?} µs"
             );
         }
 
