@@ -21,12 +21,14 @@
 //! separate cuts, healed separately, so healing never loses a delay. Every change is in force
 //! when the call returns.
 //!
-//! Precision (measured on this 2-core VM while others built and ran labs; see the ignored
-//! `benchmark` test): a delay line releases within a few microseconds of due (median 0–4 µs,
-//! p99 ≤ 30 µs); a round trip through the router at R = 0.5–10 ms is within ±35 µs of R plus
-//! the 0-delay baseline; a plain link adds 20–50 µs to a loopback round trip. The price is a
-//! busy wait of about the timer's wake-up lateness (20–80 µs here) per release: 50–90 µs of
-//! router CPU per delayed packet, 10–20 µs per plain one.
+//! Precision (measured on this 2-core VM, often while others built and ran labs; see the
+//! ignored `benchmark` test): a delay line releases within a few microseconds of due (median
+//! 0–4 µs, p98 under 10 µs when the machine is quiet); a TCP round trip through the router at
+//! R = 0.5–10 ms measures R plus the 0-delay baseline plus 10–45 µs, nearly all of it the
+//! endpoints waking up after idling for R (a baseline paced by R takes most of that in); a
+//! plain link adds about 10 µs to a loopback round trip (up to 45 µs under heavy load). The
+//! price of precision is a busy wait of about the timer's wake-up lateness (20–80 µs here) per
+//! release: 40–100 µs of router CPU per delayed packet, 7–20 µs per plain one.
 //!
 //! Lifetime: namespaces live while the router (or a process started inside them) holds them.
 //! Lab daemons started in a host keep its namespace, without network, after the router is
