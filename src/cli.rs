@@ -184,6 +184,17 @@ pub enum LabCommand {
     /// A replication relay (started by `lab up --relays`)
     #[command(hide = true)]
     Relay(LabRelayArgs),
+    /// The lab network's router (started by the lab when hosts are in zones)
+    #[command(hide = true)]
+    NetRouter(LabNetRouterArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct LabNetRouterArgs {
+    /// Folder with net-spec.json; the router writes its state, socket and log there
+    #[arg(long)]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

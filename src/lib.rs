@@ -7,7 +7,8 @@
 //!   drive `load` on a `cluster`, on a `lab` when pgsyncbench starts one;
 //! - `report` and `charts` present what `analysis` makes of a results folder;
 //! - `load` (the engine, its sessions and measurements), `cluster` (Patroni, switching modes),
-//!   `lab` (local etcd + Patroni + PostgreSQL processes);
+//!   `lab` (local etcd + Patroni + PostgreSQL processes), `net` (the lab's network: hosts in
+//!   zones, exact delays, caps, partitions);
 //! - `pg` (connection options, TLS, passwords, errors, server probes), `text`, `interrupt`.
 
 pub mod analysis;
@@ -18,6 +19,7 @@ pub mod commands;
 pub mod interrupt;
 pub mod lab;
 pub mod load;
+pub mod net;
 pub mod pg;
 pub mod report;
 pub mod scenario;

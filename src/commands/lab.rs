@@ -79,6 +79,8 @@ pub async fn lab(cmd: LabCommand) -> Result<(), Failure> {
         LabCommand::Relay(args) => crate::lab::relay::serve(args.listen, args.to, args.rtt_file)
             .await
             .map_err(|e| Failure::new(format!("relay on {} failed: {e}", args.listen))),
+        LabCommand::NetRouter(args) => crate::net::daemon::run(&args.dir)
+            .map_err(|e| Failure::new(format!("network router in {}: {e}", args.dir.display()))),
         LabCommand::Down(args) => {
             let lab = Lab::open(&args.dir.dir)?;
             lab.down(args.keep)?;
