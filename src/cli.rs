@@ -243,6 +243,46 @@ pub struct LabUpArgs {
     /// Replicate through relays that can add a round-trip time (see `lab rtt`)
     #[arg(long)]
     pub relays: bool,
+    #[command(flatten)]
+    pub zones: ZoneArgs,
+}
+
+/// Zones: every lab process on a host of its own (network namespaces; needs root), the hosts in
+/// zones, and every packet between zones paying their round trip.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ZoneArgs {
+    /// Zones the members take in turn, e.g. a,b,c (node1 in a, node2 in b, ...)
+    #[arg(long, value_name = "Z,...")]
+    pub zones: Option<String>,
+    /// Round trip between zones in ms: one figure for every pair, or pairs like a-b=1.5
+    #[arg(long = "zone-rtt", value_name = "MS|A-B=MS", requires = "zones")]
+    pub zone_rtt: Vec<String>,
+    /// etcd's zone [default: the first]
+    #[arg(long = "etcd-zone", value_name = "Z", requires = "zones")]
+    pub etcd_zone: Option<String>,
+    /// This machine's zone: where the load generator and every tool run here sit [default: the first]
+    #[arg(long = "client-zone", value_name = "Z", requires = "zones")]
+    pub client_zone: Option<String>,
+}
+
+impl ZoneArgs {
+    pub fn zones(
+        &self,
+        nodes: usize,
+    ) -> Result<Option<crate::lab::Zones>, crate::lab::network::ZoneError> {
+        self.zones
+            .as_deref()
+            .map(|z| {
+                crate::lab::Zones::parse(
+                    z,
+                    nodes,
+                    &self.zone_rtt,
+                    self.etcd_zone.as_deref(),
+                    self.client_zone.as_deref(),
+                )
+            })
+            .transpose()
+    }
 }
 
 #[derive(Debug, Args)]

@@ -967,3 +967,95 @@ fn the_patroni_timing_quoted_by_lab_and_scenario_is_the_one_in_force() {
     assert_eq!(recorded["ttl"].as_u64(), ttl, "{recorded}");
     assert_eq!(recorded["loop_wait"].as_u64(), loop_wait, "{recorded}");
 }
+
+#[test]
+fn a_lab_in_zones_puts_each_process_on_its_own_host_and_pays_the_round_trips() {
+    if unsafe { libc::geteuid() } != 0 {
+        println!("SKIPPED: zones need root (network namespaces)");
+        return;
+    }
+    let own = common::lab::OwnLab::up(
+        std::env::temp_dir().join(format!("pgsyncbench-zones-{}", std::process::id())),
+        &["--zones", "a,b,c", "--zone-rtt", "1", "--zone-rtt", "b-c=3"],
+    );
+    // node1 bootstraps and leads, in zone a with this machine.
+    let lab = pgsyncbench::lab::Lab::open(&own.dir).unwrap();
+    let net = lab.state.net.clone().expect("the lab records its network");
+    let node1 = net.hosts["node1"].clone();
+    assert!(node1.starts_with("10."), "{node1}");
+    assert_eq!(
+        own.leader_url,
+        format!("postgresql://postgres@{node1}:5432/postgres")
+    );
+    assert_eq!(net.zones.members, ["a", "b", "c"]);
+    // Measured round trips: never below what is configured, never grossly above it.
+    assert_eq!(net.measured.len(), 3, "{:?}", net.measured);
+    for m in &net.measured {
+        let want = if (m.a.as_str(), m.b.as_str()) == ("b", "c") {
+            3.0
+        } else {
+            1.0
+        };
+        assert_eq!(m.configured_ms, want);
+        assert!(
+            m.p50_ms >= want && m.p50_ms < want + 0.5,
+            "{}-{}: {} ms for {want} ms",
+            m.a,
+            m.b,
+            m.p50_ms
+        );
+    }
+    let status = stdout(
+        &pgsyncbench()
+            .args(["lab", "status", "--dir"])
+            .arg(&own.dir)
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        status.contains("zones: node1 a, node2 b, node3 c"),
+        "{status}"
+    );
+    assert!(status.contains("round trip b-c: "), "{status}");
+    // A run through Patroni reaches the members at their addresses.
+    check(
+        pgsyncbench()
+            .args(["init", "-s", "1", "-q", "-d", &own.leader_url])
+            .output()
+            .unwrap(),
+        "init",
+    );
+    let json = own.dir.join("zoned.json");
+    check(
+        pgsyncbench()
+            .args(["run", "--patroni", &own.patroni_url, "-c", "1", "-T", "2"])
+            .args(["--sync-commit", "on", "--json"])
+            .arg(&json)
+            .output()
+            .unwrap(),
+        "run",
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(
+        r["target"]["connection"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("host={node1} port=5432")),
+        "{}",
+        r["target"]
+    );
+    // Every commit waited for a standby one zone away: at least its 1 ms round trip.
+    let mean = r["summary"]["latency_ms"]["mean"].as_f64().unwrap();
+    assert!(mean >= 1.0, "{mean} ms per transaction");
+
+    let range = node1.rsplitn(3, '.').nth(2).unwrap().to_string();
+    drop(own);
+    let routes =
+        String::from_utf8_lossy(&Command::new("ip").args(["route"]).output().unwrap().stdout)
+            .to_string();
+    assert!(
+        !routes.contains(&format!("{range}.0.0/16")),
+        "the lab network's route is left: {routes}"
+    );
+}

@@ -19,6 +19,7 @@ pub async fn lab(cmd: LabCommand) -> Result<(), Failure> {
                 },
                 read_replicas: args.read_replicas,
                 relays: args.relays,
+                zones: args.zones.zones(args.nodes)?,
             };
             let started = std::time::Instant::now();
             let lab = Lab::up(&spec, &mut |msg| eprintln!("lab: {msg}")).await?;
@@ -40,22 +41,33 @@ pub async fn lab(cmd: LabCommand) -> Result<(), Failure> {
             };
             println!("Lab in {} ({:?} timing)", s.dir.display(), s.timing);
             println!(
-                "etcd 127.0.0.1:{} pid {} {}",
+                "etcd {}:{} pid {} {}",
+                s.etcd.addr,
                 s.etcd.client_port,
                 s.etcd.process.pid,
                 state(&s.etcd.process)
             );
             for n in &s.nodes {
                 println!(
-                    "{}: Patroni pid {} {}, REST {}, PostgreSQL 127.0.0.1:{}",
+                    "{}: Patroni pid {} {}, REST {}, PostgreSQL {}:{}",
                     n.name,
                     n.patroni.pid,
                     state(&n.patroni),
                     n.rest_url(),
+                    n.addr,
                     n.pg_port
                 );
             }
             println!("{}", timing_line(&lab).await);
+            if let Some(n) = &s.net {
+                println!("zones: {}", n.zones.describe());
+                for m in &n.measured {
+                    println!(
+                        "round trip {}-{}: {:.3} ms measured at start (p99 {:.3}), {} ms configured",
+                        m.a, m.b, m.p50_ms, m.p99_ms, m.configured_ms
+                    );
+                }
+            }
             match lab.cluster().await {
                 Ok(c) => print!("{}", members_table(&c.members)),
                 Err(e) => println!("members: unknown ({e})"),

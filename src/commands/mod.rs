@@ -137,6 +137,7 @@ pub fn lab_spec(
         timing: crate::lab::Timing::Fast,
         read_replicas,
         relays,
+        zones: None,
     }
 }
 

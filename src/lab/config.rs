@@ -28,18 +28,24 @@ pub struct NodeConfig<'a> {
     pub name: &'a str,
     pub dir: &'a Path,
     pub pg_bin: &'a Path,
+    /// The address this node listens on and is reached at (loopback, or its lab network host).
+    pub addr: &'a str,
     pub pg_port: u16,
     pub rest_port: u16,
     /// Where other members reach this node's PostgreSQL (its port, or a relay in front of it).
     pub connect_port: u16,
+    /// etcd's client address and port.
+    pub etcd_addr: &'a str,
     pub etcd_port: u16,
+    /// The network trusted without a password (the lab's own: loopback, or its network range).
+    pub trusted: &'a str,
     pub timing: Timing,
     /// A read replica outside the failover pool: tagged nosync and nofailover.
     pub read_replica: bool,
 }
 
-/// Patroni's configuration for one node. Trust authentication on loopback only: the lab holds
-/// no password anywhere. synchronous_commit stays out of the local parameters so that the
+/// Patroni's configuration for one node. Trust authentication on the lab's own network only
+/// (loopback, or the range of its network namespaces): the lab holds no password anywhere. synchronous_commit stays out of the local parameters so that the
 /// dynamic configuration (PATCH /config) decides it.
 pub fn patroni_yaml(c: &NodeConfig<'_>) -> String {
     let (ttl, loop_wait, retry_timeout) = c.timing.values();
@@ -51,11 +57,11 @@ pub fn patroni_yaml(c: &NodeConfig<'_>) -> String {
 name: {name}
 
 restapi:
-  listen: 127.0.0.1:{rest}
-  connect_address: 127.0.0.1:{rest}
+  listen: {addr}:{rest}
+  connect_address: {addr}:{rest}
 
 etcd3:
-  hosts: 127.0.0.1:{etcd}
+  hosts: {etcd_addr}:{etcd}
 
 bootstrap:
   dcs:
@@ -85,10 +91,12 @@ bootstrap:
     - local all all trust
     - host all all 127.0.0.1/32 trust
     - host replication all 127.0.0.1/32 trust
+    - host all all {trusted} trust
+    - host replication all {trusted} trust
 
 postgresql:
-  listen: 127.0.0.1:{pg}
-  connect_address: 127.0.0.1:{connect}
+  listen: {addr}:{pg}
+  connect_address: {addr}:{connect}
   data_dir: {dir}/data
   bin_dir: {bin}
   pgpass: {dir}/pgpass
@@ -113,8 +121,11 @@ tags:
 "#,
         scope = c.scope,
         name = c.name,
+        addr = c.addr,
         rest = c.rest_port,
+        etcd_addr = c.etcd_addr,
         etcd = c.etcd_port,
+        trusted = c.trusted,
         pg = c.pg_port,
         connect = c.connect_port,
         bin = c.pg_bin.display(),
@@ -133,10 +144,13 @@ mod tests {
             name: "node2",
             dir: Path::new("/tmp/lab/node2"),
             pg_bin: Path::new("/usr/lib/postgresql/15/bin"),
+            addr: "127.0.0.1",
             pg_port: 6001,
             rest_port: 7001,
             connect_port: 6101,
+            etcd_addr: "127.0.0.1",
             etcd_port: 5001,
+            trusted: "127.0.0.1/32",
             timing,
             read_replica: false,
         })

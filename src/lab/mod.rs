@@ -4,6 +4,7 @@
 //! `lab status` and `lab down` (and a later session) can find it.
 
 pub mod config;
+pub mod network;
 pub mod process;
 pub mod relay;
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use config::Timing;
 use config::{NodeConfig, patroni_yaml};
+pub use network::{NetState, Zones};
 use process::{Owned, RunAs};
 
 use crate::cluster::patroni::{Cluster, Patroni, PatroniError, Role};
@@ -41,6 +43,10 @@ pub enum LabError {
     NotReady(String),
     #[error(transparent)]
     Patroni(#[from] PatroniError),
+    #[error(transparent)]
+    Net(#[from] crate::net::Error),
+    #[error("the lab in {0} has no zones: start it with `lab up --zones a,b,c --zone-rtt MS`")]
+    NoZones(String),
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LabError {
@@ -54,6 +60,9 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LabError {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EtcdState {
     pub program: PathBuf,
+    /// Where it listens: loopback, or its host in the lab network.
+    #[serde(default = "loopback")]
+    pub addr: String,
     #[serde(flatten)]
     pub process: Owned,
     pub client_port: u16,
@@ -67,6 +76,9 @@ pub struct NodeState {
     /// The member's Patroni (which starts and stops its PostgreSQL).
     #[serde(flatten)]
     pub patroni: Owned,
+    /// Where its PostgreSQL and Patroni listen: loopback, or its host in the lab network.
+    #[serde(default = "loopback")]
+    pub addr: String,
     pub pg_port: u16,
     pub rest_port: u16,
     pub dir: PathBuf,
@@ -82,13 +94,19 @@ pub struct Relay {
     pub process: Owned,
 }
 
+fn loopback() -> String {
+    LOOPBACK.into()
+}
+
+const LOOPBACK: &str = "127.0.0.1";
+
 impl NodeState {
     pub fn data_dir(&self) -> PathBuf {
         self.dir.join("data")
     }
 
     pub fn rest_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.rest_port)
+        format!("http://{}:{}", self.addr, self.rest_port)
     }
 }
 
@@ -106,6 +124,9 @@ pub struct LabState {
     /// The round-trip time every relay adds, in milliseconds (when the lab has relays).
     #[serde(default)]
     pub rtt_file: Option<PathBuf>,
+    /// The lab network, when the lab has zones.
+    #[serde(default)]
+    pub net: Option<NetState>,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +138,8 @@ pub struct LabSpec {
     pub read_replicas: usize,
     /// Replication goes through relays that can add a round-trip time (`Lab::set_rtt`).
     pub relays: bool,
+    /// Members, etcd and this machine in zones with round trips between them (needs root).
+    pub zones: Option<Zones>,
 }
 
 /// Programs the lab needs, found on this machine.
@@ -173,6 +196,11 @@ impl Lab {
                 spec.nodes
             )));
         }
+        if spec.relays && spec.zones.is_some() {
+            return Err(LabError::NotReady(
+                "--relays and --zones both add delay: zones put every process on its own host, so give only --zones".into(),
+            ));
+        }
         let programs = find_programs()?;
         let user = process::unprivileged_user().map_err(|e| LabError::Missing {
             what: "an unprivileged user".into(),
@@ -199,22 +227,52 @@ impl Lab {
             .canonicalize()
             .map_err(io_err(format!("cannot resolve {}", dir.display())))?;
 
-        // Ports: etcd client and peer, then PostgreSQL, REST and relay per node.
-        let listeners: Vec<_> = (0..2 + 3 * spec.nodes)
-            .map(|_| process::reserve_port())
-            .collect::<Result<_, _>>()
-            .map_err(io_err("cannot find free loopback ports"))?;
-        let ports: Vec<u16> = listeners
-            .iter()
-            .map(|l| l.local_addr().map(|a| a.port()).unwrap_or(0))
-            .collect();
-        drop(listeners);
+        let names: Vec<String> = (1..=spec.nodes).map(|i| format!("node{i}")).collect();
+        // With zones every process has a host of its own, so the usual ports; on loopback, free
+        // ports: etcd client and peer, then PostgreSQL, REST and relay per node.
+        let net = match &spec.zones {
+            Some(zones) => {
+                progress(&format!("starting the lab network: {}", zones.describe()));
+                Some(network::start(&dir.join("net"), zones, &names)?)
+            }
+            None => None,
+        };
+        let ports: Vec<u16> = if net.is_some() {
+            let mut p = vec![2379, 2380];
+            for _ in 0..spec.nodes {
+                p.extend([5432, 8008, 0]);
+            }
+            p
+        } else {
+            let listeners: Vec<_> = (0..2 + 3 * spec.nodes)
+                .map(|_| process::reserve_port())
+                .collect::<Result<_, _>>()
+                .map_err(io_err("cannot find free loopback ports"))?;
+            listeners
+                .iter()
+                .map(|l| l.local_addr().map(|a| a.port()).unwrap_or(0))
+                .collect()
+        };
+        let addr_of = |host: &str| -> String {
+            net.as_ref()
+                .and_then(|(_, n)| n.hosts.get(host).cloned())
+                .unwrap_or_else(loopback)
+        };
+        let trusted = match &net {
+            Some((_, n)) => {
+                let first = n.hosts.values().next().cloned().unwrap_or_default();
+                let octets: Vec<&str> = first.split('.').collect();
+                format!("{}.{}.0.0/16", octets[0], octets.get(1).unwrap_or(&"0"))
+            }
+            None => "127.0.0.1/32".into(),
+        };
+        let etcd_addr = addr_of(network::ETCD_HOST);
 
         let etcd_dir = dir.join("etcd");
         std::fs::create_dir_all(&etcd_dir).map_err(io_err("cannot create the etcd folder"))?;
         let mut nodes = Vec::new();
-        for i in 0..spec.nodes {
-            let name = format!("node{}", i + 1);
+        for (i, name) in names.iter().cloned().enumerate() {
+            let addr = addr_of(&name);
             let node_dir = dir.join(&name);
             std::fs::create_dir_all(node_dir.join("pglog"))
                 .map_err(io_err(format!("cannot create {}", node_dir.display())))?;
@@ -226,10 +284,13 @@ impl Lab {
                 name: &name,
                 dir: &node_dir,
                 pg_bin: &programs.pg_bin,
+                addr: &addr,
                 pg_port,
                 rest_port,
                 connect_port,
+                etcd_addr: &etcd_addr,
                 etcd_port: ports[0],
+                trusted: &trusted,
                 timing: spec.timing,
                 read_replica: i >= spec.nodes - spec.read_replicas.min(spec.nodes - 2),
             });
@@ -238,6 +299,7 @@ impl Lab {
             nodes.push(NodeState {
                 name,
                 patroni: Owned::default(),
+                addr,
                 pg_port,
                 rest_port,
                 dir: node_dir,
@@ -264,6 +326,7 @@ impl Lab {
                 user: user.as_ref().map(|u| u.name.clone()),
                 etcd: EtcdState {
                     program: programs.etcd,
+                    addr: etcd_addr.clone(),
                     process: Owned::default(),
                     client_port: ports[0],
                     peer_port: ports[1],
@@ -271,6 +334,7 @@ impl Lab {
                 },
                 nodes,
                 rtt_file: spec.relays.then(|| dir.join("relay-rtt-ms")),
+                net: net.map(|(_, n)| n),
             },
             user,
         };
@@ -285,8 +349,8 @@ impl Lab {
 
     async fn start(&mut self, progress: &mut dyn FnMut(&str)) -> Result<(), LabError> {
         progress(&format!(
-            "starting etcd on 127.0.0.1:{}",
-            self.state.etcd.client_port
+            "starting etcd on {}:{}",
+            self.state.etcd.addr, self.state.etcd.client_port
         ));
         self.start_etcd()?;
         self.save()?;
@@ -295,14 +359,33 @@ impl Lab {
         for i in 0..self.state.nodes.len() {
             let node = &self.state.nodes[i];
             progress(&format!(
-                "starting {} (PostgreSQL 127.0.0.1:{}, Patroni REST 127.0.0.1:{})",
-                node.name, node.pg_port, node.rest_port
+                "starting {} (PostgreSQL {}:{}, Patroni REST {}:{})",
+                node.name, node.addr, node.pg_port, node.addr, node.rest_port
             ));
             self.state.nodes[i].patroni = self.spawn_patroni(i)?;
             self.save()?;
+            if i == 0 {
+                // node1 bootstraps the cluster and leads it, so the leader's place (its zone)
+                // is known: the others start once it runs.
+                self.wait_leader(&self.state.nodes[0].name.clone()).await?;
+            }
         }
         progress("waiting for a leader and a streaming synchronous standby");
-        self.wait_ready().await
+        self.wait_ready().await?;
+        if let (Some(router), Some(net)) = (self.router()?, &self.state.net) {
+            let measured = network::measure(&router, net)?;
+            for m in &measured {
+                progress(&format!(
+                    "round trip {}-{} ({} ↔ {}): {:.3} ms measured (p99 {:.3}), {} ms configured",
+                    m.a, m.b, m.hosts.0, m.hosts.1, m.p50_ms, m.p99_ms, m.configured_ms
+                ));
+            }
+            if let Some(n) = self.state.net.as_mut() {
+                n.measured = measured;
+            }
+            self.save()?;
+        }
+        Ok(())
     }
 
     /// Starts a relay in front of each node's PostgreSQL (when the lab has relays). Relays run as
@@ -336,6 +419,7 @@ impl Lab {
                 &self.state.dir,
                 &node.dir.join("relay.log"),
                 None,
+                None,
             )
             .map_err(io_err("cannot start a replication relay"))?;
             if let Some(r) = self.state.nodes[i].relay.as_mut() {
@@ -348,6 +432,16 @@ impl Lab {
     /// Sets the round-trip time the relays add on the replication path (0 on a lab without
     /// relays is already so).
     pub fn set_rtt(&self, rtt_ms: f64) -> Result<(), LabError> {
+        if let (Some(router), Some(net)) = (self.router()?, &self.state.net) {
+            // Every pair of zones at this round trip.
+            let zones = Zones {
+                default_rtt_ms: rtt_ms,
+                rtt: Vec::new(),
+                ..net.zones.clone()
+            };
+            network::set_zone_rtts(&router, &zones)?;
+            return Ok(());
+        }
         if rtt_ms == 0.0 && self.state.rtt_file.is_none() {
             return Ok(());
         }
@@ -381,8 +475,8 @@ impl Lab {
     /// Starts (or restarts, on the same data) the lab's etcd.
     pub fn start_etcd(&mut self) -> Result<(), LabError> {
         let e = &self.state.etcd;
-        let client = format!("http://127.0.0.1:{}", e.client_port);
-        let peer = format!("http://127.0.0.1:{}", e.peer_port);
+        let client = format!("http://{}:{}", e.addr, e.client_port);
+        let peer = format!("http://{}:{}", e.addr, e.peer_port);
         let cluster = format!("e0={peer}");
         let data = e.data_dir.join("data");
         let flags = [
@@ -401,19 +495,24 @@ impl Lab {
         ];
         let mut args: Vec<&OsStr> = flags.iter().map(OsStr::new).collect();
         args.extend([OsStr::new("--data-dir"), data.as_os_str()]);
+        let host = self.host(network::ETCD_HOST)?;
         self.state.etcd.process = process::spawn_daemon(
             &e.program,
             &args,
             &e.data_dir,
             &e.data_dir.join("etcd.log"),
             self.user.as_ref(),
+            host.as_ref(),
         )
         .map_err(io_err("cannot start etcd"))?;
         self.save()
     }
 
     async fn wait_for_etcd(&self) -> Result<(), LabError> {
-        let url = format!("http://127.0.0.1:{}/health", self.state.etcd.client_port);
+        let url = format!(
+            "http://{}:{}/health",
+            self.state.etcd.addr, self.state.etcd.client_port
+        );
         crate::pg::tls::ensure_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
@@ -452,6 +551,33 @@ impl Lab {
             crate::text::one_line(&tail),
             log.display()
         ))
+    }
+
+    /// Waits until `name` leads the cluster and its PostgreSQL runs.
+    async fn wait_leader(&self, name: &str) -> Result<(), LabError> {
+        let limit = Duration::from_secs(60);
+        let deadline = Instant::now() + limit;
+        let mut last = String::from("no answer from Patroni yet");
+        while Instant::now() < deadline {
+            let node = &self.state.nodes[self.node_index(name)?];
+            if !node.patroni.is_running() {
+                return Err(self.died(&format!("Patroni of {name}"), &node.dir.join("patroni.log")));
+            }
+            match self.patroni_of(node).cluster().await {
+                Ok(c) => match c.leader() {
+                    Some(l) if l.name == name && l.state == "running" => return Ok(()),
+                    Some(l) => last = format!("leader {} is {}", l.name, l.state),
+                    None => last = "no leader yet".into(),
+                },
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Err(LabError::NotReady(format!(
+            "{name} did not bootstrap the cluster within {} s: {last}; logs are in {}",
+            limit.as_secs(),
+            self.state.dir.display()
+        )))
     }
 
     /// Waits until the leader runs, a synchronous standby streams and every member is up.
@@ -519,15 +645,31 @@ impl Lab {
         let leader = c
             .leader()
             .ok_or_else(|| LabError::NotReady("the lab has no leader right now".into()))?;
-        let port = leader.port.unwrap_or_else(|| {
-            self.state
-                .nodes
-                .iter()
-                .find(|n| n.name == leader.name)
-                .map(|n| n.pg_port)
-                .unwrap_or(5432)
-        });
-        Ok(format!("postgresql://postgres@127.0.0.1:{port}/postgres"))
+        let node = self.state.nodes.iter().find(|n| n.name == leader.name);
+        let port = leader
+            .port
+            .unwrap_or_else(|| node.map_or(5432, |n| n.pg_port));
+        let host = leader
+            .host
+            .clone()
+            .unwrap_or_else(|| node.map_or_else(loopback, |n| n.addr.clone()));
+        Ok(format!("postgresql://postgres@{host}:{port}/postgres"))
+    }
+
+    /// The lab network, when the lab has zones.
+    pub fn router(&self) -> Result<Option<crate::net::RouterClient>, LabError> {
+        match &self.state.net {
+            Some(n) => Ok(Some(crate::net::RouterClient::open(&n.dir)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The lab network host a process runs in (None on loopback).
+    fn host(&self, name: &str) -> Result<Option<crate::net::Host>, LabError> {
+        match self.router()? {
+            Some(r) => Ok(Some(r.host(name)?)),
+            None => Ok(None),
+        }
     }
 
     pub fn node(&self, name: &str) -> Option<&NodeState> {
@@ -589,12 +731,14 @@ impl Lab {
 
     fn spawn_patroni(&self, i: usize) -> Result<Owned, LabError> {
         let node = &self.state.nodes[i];
+        let host = self.host(&node.name)?;
         process::spawn_daemon(
             &self.state.patroni_program,
             &[node.dir.join("patroni.yml").as_os_str()],
             &node.dir,
             &node.dir.join("patroni.log"),
             self.user.as_ref(),
+            host.as_ref(),
         )
         .map_err(io_err("cannot start Patroni"))
     }
@@ -647,7 +791,7 @@ impl Lab {
             .map_err(io_err(format!("cannot write {}", path.display())))
     }
 
-    /// Every process lab.json records (etcd, Patronis, relays).
+    /// Every process lab.json records (etcd, Patronis, relays, the network's router).
     fn recorded(&self) -> Vec<Owned> {
         let s = &self.state;
         std::iter::once(s.etcd.process)
@@ -657,6 +801,7 @@ impl Lab {
                     .iter()
                     .filter_map(|n| n.relay.as_ref().map(|r| r.process)),
             )
+            .chain(s.net.iter().map(|n| n.router))
             .filter(|p| p.pid != 0)
             .collect()
     }
@@ -721,6 +866,15 @@ impl Lab {
             libc::SIGTERM,
             Duration::from_secs(10),
         ));
+        // Last, as the processes above lived in its hosts: with it go every namespace, device
+        // and route of the lab network.
+        if let Some(n) = &s.net {
+            left.extend(process::stop(
+                &[n.router],
+                libc::SIGTERM,
+                Duration::from_secs(10),
+            ));
+        }
         if !left.is_empty() {
             let pids: Vec<u32> = left.iter().map(|p| p.pid).collect();
             return Err(LabError::NotReady(format!(

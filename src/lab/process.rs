@@ -237,6 +237,7 @@ pub fn spawn_daemon(
     cwd: &Path,
     log: &Path,
     user: Option<&RunAs>,
+    host: Option<&crate::net::Host>,
 ) -> std::io::Result<Owned> {
     let out = File::options().create(true).append(true).open(log)?;
     let mut cmd = Command::new(program);
@@ -261,8 +262,23 @@ pub fn spawn_daemon(
             cmd.env_remove(&*key);
         }
     }
+    // The host's namespace is joined before privileges are dropped: setns needs them, and
+    // pre_exec closures run after Command's own uid/gid switch, so the switch is done here.
+    if let Some(h) = host {
+        h.place(&mut cmd);
+    }
     if let Some(u) = user {
-        cmd.uid(u.uid).gid(u.gid);
+        let (uid, gid) = (u.uid, u.gid);
+        // SAFETY: only async-signal-safe calls (setgroups, setgid, setuid), no allocation.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setgroups(1, &gid) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
     }
     let mut child = cmd.spawn()?;
     // Not reaped yet, so /proc still has it even if it already exited.
@@ -377,6 +393,7 @@ mod tests {
             &[OsStr::new("-c"), OsStr::new("sleep 60 & sleep 60 & wait")],
             &dir,
             &dir.join("log"),
+            None,
             None,
         )
         .unwrap();
