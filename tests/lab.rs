@@ -1059,3 +1059,58 @@ fn a_lab_in_zones_puts_each_process_on_its_own_host_and_pays_the_round_trips() {
         "the lab network's route is left: {routes}"
     );
 }
+
+#[test]
+fn a_run_through_patroni_on_a_lab_with_relays_goes_to_postgresql_directly() {
+    let own = common::lab::OwnLab::up(
+        std::env::temp_dir().join(format!("pgsyncbench-relays-{}", std::process::id())),
+        &["--nodes", "2", "--relays"],
+    );
+    check(
+        pgsyncbench()
+            .args(["init", "-s", "1", "-q", "-d", &own.leader_url])
+            .output()
+            .unwrap(),
+        "init",
+    );
+    check(
+        pgsyncbench()
+            .args(["lab", "rtt", "20", "--dir"])
+            .arg(&own.dir)
+            .output()
+            .unwrap(),
+        "lab rtt",
+    );
+    let json = own.dir.join("direct.json");
+    check(
+        pgsyncbench()
+            .args(["run", "--patroni", &own.patroni_url, "-c", "1", "-T", "2"])
+            .args(["--sync-commit", "local", "--json"])
+            .arg(&json)
+            .output()
+            .unwrap(),
+        "run",
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let lab = pgsyncbench::lab::Lab::open(&own.dir).unwrap();
+    let leader = lab
+        .state
+        .nodes
+        .iter()
+        .find(|n| Some(n.name.as_str()) == r["target"]["leader"].as_str())
+        .unwrap();
+    assert!(
+        r["target"]["connection"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("port={} ", leader.pg_port)),
+        "{} (PostgreSQL's own port is {}, its relay's {})",
+        r["target"]["connection"],
+        leader.pg_port,
+        leader.relay.as_ref().unwrap().port
+    );
+    // `local` commits wait for no standby: the 20 ms on the replication path must not show.
+    let mean = r["summary"]["latency_ms"]["mean"].as_f64().unwrap();
+    assert!(mean < 10.0, "{mean} ms per local transaction");
+}

@@ -292,10 +292,12 @@ pub struct Patroni {
     http: reqwest::Client,
     credentials: Option<(String, String)>,
     timeout: Duration,
-    /// Member ports to report instead of the ones Patroni gives (a lab's relays sit on the
-    /// advertised ports; clients go to PostgreSQL directly).
-    port_map: std::sync::Arc<std::collections::HashMap<u16, u16>>,
 }
+
+/// A member tagged with this reaches PostgreSQL directly at the tag's port, while other
+/// members replicate through its advertised port (the lab's relays add delay there):
+/// benchmark sessions take the direct port.
+pub const DIRECT_PORT_TAG: &str = "pgsyncbench_direct_port";
 
 impl std::fmt::Debug for Patroni {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -359,14 +361,7 @@ impl Patroni {
             http,
             credentials,
             timeout,
-            port_map: Default::default(),
         })
-    }
-
-    /// Reports member port `from` as `to` (see `port_map`).
-    pub fn with_port_map(mut self, map: std::collections::HashMap<u16, u16>) -> Patroni {
-        self.port_map = std::sync::Arc::new(map);
-        self
     }
 
     /// The URL as shown to people: no credentials.
@@ -379,7 +374,6 @@ impl Patroni {
         let mut p = Patroni::new(api_url, None, self.timeout)?;
         p.http = self.http.clone();
         p.credentials = self.credentials.clone();
-        p.port_map = self.port_map.clone();
         Ok(p)
     }
 
@@ -463,8 +457,8 @@ impl Patroni {
         let v = self.get_json("cluster").await?;
         let mut c: Cluster = self.decode("/cluster", v)?;
         for m in &mut c.members {
-            if let Some(direct) = m.port.and_then(|p| self.port_map.get(&p)) {
-                m.port = Some(*direct);
+            if let Some(direct) = m.tags.get(DIRECT_PORT_TAG).and_then(Value::as_u64) {
+                m.port = u16::try_from(direct).ok().or(m.port);
             }
         }
         Ok(c)

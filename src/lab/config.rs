@@ -118,7 +118,7 @@ tags:
   noloadbalance: false
   clonefrom: false
   nosync: {read_replica}
-"#,
+{direct}"#,
         scope = c.scope,
         name = c.name,
         addr = c.addr,
@@ -130,6 +130,16 @@ tags:
         connect = c.connect_port,
         bin = c.pg_bin.display(),
         read_replica = c.read_replica,
+        // Replication goes through a relay: sessions of the harness go to PostgreSQL itself.
+        direct = if c.connect_port == c.pg_port {
+            String::new()
+        } else {
+            format!(
+                "  {}: {}\n",
+                crate::cluster::patroni::DIRECT_PORT_TAG,
+                c.pg_port
+            )
+        },
     );
     y
 }

@@ -457,16 +457,6 @@ impl Lab {
         Ok(())
     }
 
-    /// Patroni reports each member at its advertised (relay) port; this maps it back to
-    /// PostgreSQL's own port, so benchmark sessions never go through a relay.
-    fn port_map(&self) -> std::collections::HashMap<u16, u16> {
-        self.state
-            .nodes
-            .iter()
-            .filter_map(|n| n.relay.as_ref().map(|r| (r.port, n.pg_port)))
-            .collect()
-    }
-
     /// A Patroni client for the lab (any member's REST API), with the relay ports mapped.
     pub fn patroni(&self) -> Patroni {
         self.patroni_of(&self.state.nodes[0])
@@ -631,7 +621,6 @@ impl Lab {
     pub fn patroni_of(&self, node: &NodeState) -> Patroni {
         Patroni::new(&node.rest_url(), None, Duration::from_secs(3))
             .expect("a loopback URL is valid")
-            .with_port_map(self.port_map())
     }
 
     /// The REST URL users are given: the first node's.
