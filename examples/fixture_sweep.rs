@@ -147,6 +147,7 @@ fn write(opts: &Options) -> Result<(), Box<dyn std::error::Error>> {
         clients: opts.clients.clone(),
         threads: vec![2],
         rtt_ms: vec![0],
+        zones: None,
         duration: opts.duration,
         warmup: 5,
         repeat: opts.repeat,
@@ -260,6 +261,7 @@ fn environment() -> Environment {
         host_memory_bytes: 24 * 1024 * 1024 * 1024,
         host_os: "Linux 6.1.0 x86_64".into(),
         cluster: None,
+        network: None,
     }
 }
 

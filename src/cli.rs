@@ -118,6 +118,9 @@ pub struct SweepArgs {
     /// Query protocol [default: prepared]
     #[arg(short = 'M', long = "protocol", value_enum)]
     pub protocol: Option<Protocol>,
+    /// Zones the lab's members take in turn, e.g. a,b,c (needs root; the plan's rtt_ms are then the round trips between zones)
+    #[arg(long, value_name = "Z,...")]
+    pub zones: Option<String>,
     /// Name of the sweep (names the results folder) [default: the plan's, or "sweep"]
     #[arg(long)]
     pub name: Option<String>,

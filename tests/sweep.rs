@@ -396,3 +396,69 @@ fn added_replication_rtt_shows_in_write_lag_and_remote_commits_but_not_local_one
         p50(&cell(10, "local"))
     );
 }
+
+#[test]
+fn a_sweep_in_zones_records_where_everything_sat_and_the_measured_round_trips() {
+    if unsafe { libc::geteuid() } != 0 {
+        println!("SKIPPED: zones need root (network namespaces)");
+        return;
+    }
+    let out = scratch("zones");
+    let plan = std::env::temp_dir().join(format!("zones-plan-{}.toml", std::process::id()));
+    std::fs::write(
+        &plan,
+        "name = \"zones\"\nzones = \"a,b,c\"\nmodes = [\"local\", \"on\"]\nbaseline = \"local\"\nrtt_ms = [2]\n",
+    )
+    .unwrap();
+    check(
+        pgsyncbench()
+            .args(["sweep", "--plan"])
+            .arg(&plan)
+            .args([
+                "-T",
+                "2",
+                "--warmup",
+                "0",
+                "--scales",
+                "1",
+                "--clients",
+                "2",
+            ])
+            .args(["--threads", "1", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap(),
+        "zoned sweep",
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        schema_violations("manifest.schema.json", &manifest),
+        Vec::<String>::new()
+    );
+    let network = &manifest["environment"]["network"];
+    assert_eq!(
+        network["zones"]["members"],
+        serde_json::json!(["a", "b", "c"])
+    );
+    let measured = network["measured"].as_array().unwrap();
+    assert_eq!(measured.len(), 3, "{network}");
+    for m in measured {
+        let p50 = m["p50_ms"].as_f64().unwrap();
+        assert!((2.0..2.5).contains(&p50), "{m}");
+    }
+    let cells = pgsyncbench::sweep::folder::Results::load(&out)
+        .unwrap()
+        .cells;
+    assert_eq!(cells.len(), 2);
+    assert!(cells.iter().all(|c| c.cell.rtt_ms == 2));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("| zones | node1 a, node2 b, node3 c"),
+        "{report}"
+    );
+    assert!(
+        report.contains("round trips measured at the start"),
+        "{report}"
+    );
+}

@@ -171,6 +171,7 @@ pub(super) fn sweep(clients: &[usize], repeat: u32) -> Results {
         clients: clients.to_vec(),
         threads: vec![2],
         rtt_ms: vec![0],
+        zones: None,
         duration: SECONDS as u64,
         warmup: 2,
         repeat,
@@ -220,6 +221,7 @@ pub(super) fn sweep(clients: &[usize], repeat: u32) -> Results {
             host_memory_bytes: 24 << 30,
             host_os: "linux".into(),
             cluster: None,
+            network: None,
         },
     };
     Results {

@@ -119,6 +119,7 @@ pub async fn capture(
             .map(|r| format!("Linux {}", r.trim()))
             .unwrap_or_else(|_| std::env::consts::OS.into()),
         cluster: Some(identify(client, patroni).await),
+        network: None,
     })
 }
 

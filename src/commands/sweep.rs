@@ -44,17 +44,27 @@ pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
         )?;
     }
     let plan = &manifest.as_ref().expect("prepare gives a manifest").plan;
-    let needs_relays = plan.rtt_ms.iter().any(|&r| r > 0);
+    let adds_delay = plan.rtt_ms.iter().any(|&r| r > 0);
     if args.patroni.patroni.is_some() {
-        if needs_relays {
+        if adds_delay || plan.zones.is_some() {
             return Err(Failure::new(
-                "rtt_ms above 0 adds delay through the lab's replication relays: run the sweep without --patroni (on a lab it starts)",
+                "zones and rtt_ms shape the network of a lab pgsyncbench starts: run the sweep without --patroni",
             ));
         }
         let patroni = patroni_client(&args.patroni)?;
         return on_cluster(&args, &dir, manifest, &patroni, &base, None, &interrupt).await;
     }
-    let spec = lab_spec("sweep", 3, 0, needs_relays);
+    let zones = plan
+        .zones
+        .as_deref()
+        .map(|z| {
+            // The first cell's round trip from the start; each cell sets its own.
+            let first = plan.rtt_ms.first().copied().unwrap_or(0).to_string();
+            crate::lab::Zones::parse(z, 3, &[first], None, None)
+        })
+        .transpose()?;
+    let mut spec = lab_spec("sweep", 3, 0, adds_delay && zones.is_none());
+    spec.zones = zones;
     eprintln!(
         "no --patroni given: starting a 3-node lab cluster in {}",
         spec.dir.display()
@@ -126,6 +136,7 @@ fn prepare(args: &SweepArgs) -> Result<(PathBuf, Option<Manifest>), Failure> {
         clients: args.clients.clone(),
         threads: args.threads.clone(),
         rtt_ms: None,
+        zones: args.zones.clone(),
         duration: args.time,
         warmup: args.warmup,
         repeat: args.repeat,
@@ -181,6 +192,7 @@ fn placeholder_environment() -> folder::Environment {
         host_memory_bytes: 0,
         host_os: String::new(),
         cluster: None,
+        network: None,
     }
 }
 
@@ -258,6 +270,12 @@ async fn on_cluster(
                     crate::pg::error::describe(&e)
                 ))
             })?;
+        manifest.environment.network =
+            lab.and_then(|l| l.state.net.as_ref())
+                .map(|n| folder::Network {
+                    zones: n.zones.clone(),
+                    measured: n.measured.clone(),
+                });
         std::fs::create_dir_all(dir)
             .map_err(|e| Failure::new(format!("cannot create {}: {e}", dir.display())))?;
         folder::write_manifest(dir, &manifest)?;

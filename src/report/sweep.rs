@@ -168,8 +168,18 @@ impl<'a> Report<'a> {
                 list(p.threads.iter().map(ToString::to_string).collect()),
             ),
             (
-                "added replication RTT (ms)",
+                if p.zones.is_some() {
+                    "round trip between zones (ms)"
+                } else {
+                    "added replication RTT (ms)"
+                },
                 list(p.rtt_ms.iter().map(ToString::to_string).collect()),
+            ),
+            (
+                "zones",
+                p.zones
+                    .clone()
+                    .unwrap_or_else(|| "none (every process on loopback)".into()),
             ),
             ("measured seconds per cell", p.duration.to_string()),
             ("warmup seconds per cell", p.warmup.to_string()),
@@ -327,7 +337,7 @@ fn environment(doc: &mut Doc, results: &Results) {
     doc.push(Block::Heading(2, "Environment".into()));
     let mut t = Table::new(&[("environment", Align::Left), ("value", Align::Left)]);
     let none = || "unknown".to_string();
-    let rows: Vec<(&str, String)> = vec![
+    let mut rows: Vec<(&str, String)> = vec![
         ("PostgreSQL", e.postgres_version.clone()),
         ("Patroni", e.patroni_version.clone().unwrap_or_else(none)),
         (
@@ -367,6 +377,22 @@ fn environment(doc: &mut Doc, results: &Results) {
             ),
         ),
     ];
+    if let Some(n) = &e.network {
+        rows.push(("zones", n.zones.describe()));
+        rows.push((
+            "round trips measured at the start",
+            n.measured
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{}-{} {:.3} ms (p99 {:.3}; {} ms configured)",
+                        m.a, m.b, m.p50_ms, m.p99_ms, m.configured_ms
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+    }
     for (k, v) in rows {
         t.row(vec![k.into(), v.into()]);
     }

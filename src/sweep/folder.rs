@@ -207,6 +207,16 @@ pub struct Environment {
     /// The cluster the sweep started on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterIdentity>,
+    /// The lab's zones and their round trips as measured, when the lab has zones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+}
+
+/// Where a zoned lab's processes sat and what the round trips between zones measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Network {
+    pub zones: crate::lab::Zones,
+    pub measured: Vec<crate::lab::network::MeasuredRtt>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

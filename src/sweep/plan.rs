@@ -21,6 +21,7 @@ pub struct PlanFile {
     pub clients: Option<Vec<usize>>,
     pub threads: Option<Vec<usize>>,
     pub rtt_ms: Option<Vec<u32>>,
+    pub zones: Option<String>,
     pub duration: Option<u64>,
     pub warmup: Option<u64>,
     pub repeat: Option<u32>,
@@ -65,6 +66,7 @@ impl PlanFile {
             clients: over.clients.or(self.clients),
             threads: over.threads.or(self.threads),
             rtt_ms: over.rtt_ms.or(self.rtt_ms),
+            zones: over.zones.or(self.zones),
             duration: over.duration.or(self.duration),
             warmup: over.warmup.or(self.warmup),
             repeat: over.repeat.or(self.repeat),
@@ -89,6 +91,7 @@ impl PlanFile {
             clients: self.clients.unwrap_or_else(|| vec![8]),
             threads: self.threads.unwrap_or_else(|| vec![2]),
             rtt_ms: self.rtt_ms.unwrap_or_else(|| vec![0]),
+            zones: self.zones,
             duration: self.duration.unwrap_or(30),
             warmup: self.warmup.unwrap_or(5),
             repeat: self.repeat.unwrap_or(1),
@@ -131,6 +134,11 @@ impl PlanFile {
                     .collect::<Vec<_>>()
                     .join(", ")
             )));
+        }
+        if let Some(z) = &plan.zones
+            && let Err(e) = crate::lab::Zones::parse(z, 3, &[], None, None)
+        {
+            return Err(invalid(format!("key 'zones': {e}")));
         }
         if let Some(m) = duplicate(&plan.modes) {
             return Err(invalid(format!("key 'modes' lists {m} twice")));
@@ -213,8 +221,13 @@ pub struct Plan {
     pub scales: Vec<i64>,
     pub clients: Vec<usize>,
     pub threads: Vec<usize>,
-    /// Replication round-trip times to add (lab only); [0] for none.
+    /// Round trips to add, in ms (lab only): between zones when the plan has zones, otherwise
+    /// on the replication path through relays; [0] for none.
     pub rtt_ms: Vec<u32>,
+    /// Zones the lab's members take in turn (etcd and this machine in the first), e.g.
+    /// "a,b,c": the lab runs in network namespaces (root), every pair of zones `rtt_ms` apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zones: Option<String>,
     pub duration: u64,
     pub warmup: u64,
     pub repeat: u32,
