@@ -495,3 +495,113 @@ fn ctrl_c_ends_a_scenario_undoes_its_faults_and_removes_its_lab() {
     .unwrap();
     assert_eq!(v["runs"][0]["run"]["summary"]["interrupted"], true);
 }
+
+/// Skips a zoned scenario when not root (network namespaces), saying so.
+fn zones_possible() -> bool {
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        println!("SKIPPED: zones need root (network namespaces)");
+    }
+    root
+}
+
+/// The largest lag any standby had over a variant, in bytes.
+fn max_lag(r: &Value) -> u64 {
+    r["lag"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["bytes"].as_object().unwrap().values())
+        .filter_map(Value::as_u64)
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn scenario_0_a_degraded_zone_leaves_async_without_a_failover_and_sync_without_losses() {
+    if !zones_possible() {
+        return;
+    }
+    let v = run("0-zonal-degradation.toml");
+    assert_eq!(
+        v["network"]["zones"]["members"],
+        serde_json::json!(["a", "b", "c"])
+    );
+    let r#async = variant(&v, "async");
+    // The standbys fell more than maximum_lag_on_failover behind, Patroni said so and promoted
+    // no one: writes stopped from the crash until the old leader came back.
+    assert!(max_lag(r#async) > 1_048_576, "{}", r#async["lag"]);
+    let refusals = r#async["promotion_refusals"].as_array().unwrap();
+    assert!(
+        refusals.iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .contains("exceeds maximum replication lag")),
+        "{refusals:?}"
+    );
+    let named: Vec<&str> = r#async["leaders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["leader"].as_str())
+        .collect();
+    assert!(named.iter().all(|l| *l == named[0]), "{named:?}");
+    assert!(gap(r#async) >= 15.0);
+    // Synchronous: the commits paid the degraded link, the synchronous standby stayed current
+    // and was promoted, and nothing acknowledged was lost.
+    let sync = variant(&v, "sync");
+    assert_eq!(sync["audit"]["lost"], 0);
+    assert!(
+        sync["run"]["summary"]["tps"].as_f64().unwrap()
+            < r#async["run"]["summary"]["tps"].as_f64().unwrap(),
+        "waiting for the standby over the degraded link costs throughput"
+    );
+    let fault = &sync["availability"]["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["action"] == "crash-member")
+        .unwrap()
+        .clone();
+    assert!(
+        fault["first_commit_on_another_member"].as_f64().is_some(),
+        "{fault}"
+    );
+}
+
+#[test]
+fn scenario_6_a_partitioned_leader_loses_acknowledged_commits_only_when_asynchronous() {
+    if !zones_possible() {
+        return;
+    }
+    let v = run("6-partition-during-commit.toml");
+    for label in ["async", "sync"] {
+        let r = variant(&v, label);
+        // The cut-off leader demoted itself, another was elected, and the old one rejoined
+        // rewound.
+        assert!(
+            r["demotions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d.as_str().unwrap().contains("DCS is not accessible")),
+            "{label}: {}",
+            r["demotions"]
+        );
+        assert!(!r["history"].as_array().unwrap().is_empty(), "{label}");
+    }
+    let lost = variant(&v, "async")["audit"]["lost"].as_u64().unwrap();
+    assert!(
+        lost > 0,
+        "commits acknowledged by the cut-off leader are lost"
+    );
+    assert!(
+        !variant(&v, "async")["rewinds"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "the old leader is rewound when it rejoins"
+    );
+    let sync = variant(&v, "sync");
+    assert_eq!(sync["audit"]["lost"], 0);
+}

@@ -66,12 +66,27 @@ pub async fn scenario(args: ScenarioArgs) -> Result<u8, Failure> {
         let patroni = patroni_client(&args.patroni)?;
         return on_cluster(&args, &scenario, &out, &patroni, &base, None, &interrupt).await;
     }
-    let spec = lab_spec(
+    let zones = scenario
+        .lab
+        .zones
+        .as_deref()
+        .map(|z| {
+            let rtt: Vec<String> = scenario
+                .lab
+                .zone_rtt_ms
+                .iter()
+                .map(|r| r.to_string())
+                .collect();
+            crate::lab::Zones::parse(z, scenario.lab.nodes, &rtt, None, None)
+        })
+        .transpose()?;
+    let mut spec = lab_spec(
         "scenario",
         scenario.lab.nodes,
         scenario.lab.read_replicas,
-        scenario.needs_relays(),
+        scenario.needs_relays() && zones.is_none(),
     );
+    spec.zones = zones;
     eprintln!(
         "no --patroni given: starting a {}-node lab cluster in {}",
         scenario.lab.nodes,
@@ -196,6 +211,18 @@ pub fn render(r: &ScenarioResult) -> String {
             a.unexpected,
             a.recovered
         );
+        if let Some(lags) = v.max_lag_text() {
+            let _ = writeln!(out, "  largest replication lag (Patroni's view): {lags}");
+        }
+        for why in &v.promotion_refusals {
+            let _ = writeln!(out, "  Patroni would not promote: {why}");
+        }
+        for d in &v.demotions {
+            let _ = writeln!(out, "  demoted itself: {d}");
+        }
+        for r in &v.rewinds {
+            let _ = writeln!(out, "  rewound on rejoining: {r}");
+        }
         let g = &v.availability.longest_write_gap;
         let _ = writeln!(
             out,

@@ -661,6 +661,84 @@ impl Lab {
         }
     }
 
+    fn network(&self) -> Result<(crate::net::RouterClient, &NetState), LabError> {
+        match (self.router()?, &self.state.net) {
+            (Some(r), Some(n)) => Ok((r, n)),
+            _ => Err(LabError::NoZones(self.state.dir.display().to_string())),
+        }
+    }
+
+    /// `place` reaches everything outside it more slowly (see `network::degrade`).
+    pub fn degrade(
+        &self,
+        place: &network::Place,
+        d: &network::Degradation,
+    ) -> Result<(), LabError> {
+        let (router, net) = self.network()?;
+        Ok(network::degrade(&router, net, place, d)?)
+    }
+
+    /// `place` is cut off from everything outside it (its clients stay when `keep_clients`).
+    pub fn partition(&self, place: &network::Place, keep_clients: bool) -> Result<(), LabError> {
+        let (router, net) = self.network()?;
+        Ok(network::partition(&router, net, place, keep_clients)?)
+    }
+
+    /// Ends every partition.
+    pub fn heal(&self) -> Result<(), LabError> {
+        let (router, _) = self.network()?;
+        router.heal_all()?;
+        Ok(())
+    }
+
+    /// Every link as the zones say again (no degradation, no partition).
+    pub fn restore_network(&self) -> Result<(), LabError> {
+        let (router, net) = self.network()?;
+        Ok(network::restore(&router, net)?)
+    }
+
+    /// Where each member's Patroni log ends now, to read what it says from there on.
+    pub fn log_marks(&self) -> Vec<u64> {
+        self.state
+            .nodes
+            .iter()
+            .map(|n| {
+                std::fs::metadata(n.dir.join("patroni.log"))
+                    .map(|m| m.len())
+                    .unwrap_or(0)
+            })
+            .collect()
+    }
+
+    /// What the members' Patroni logged after `marks` that contains one of `patterns`: each
+    /// distinct message with its member and how often it was logged.
+    pub fn patroni_logged(&self, marks: &[u64], patterns: &[&str]) -> Vec<String> {
+        let mut out = Vec::new();
+        for (node, &from) in self.state.nodes.iter().zip(marks) {
+            let Ok(text) = std::fs::read(node.dir.join("patroni.log")) else {
+                continue;
+            };
+            let tail = String::from_utf8_lossy(text.get(from as usize..).unwrap_or_default());
+            let mut counts: Vec<(String, usize)> = Vec::new();
+            for line in tail
+                .lines()
+                .filter(|l| patterns.iter().any(|p| l.contains(p)))
+            {
+                // "2026-11-30 01:00:00,123 INFO: message": the message alone.
+                let message = line.split_once(": ").map_or(line, |(_, m)| m).to_string();
+                match counts.iter_mut().find(|(m, _)| *m == message) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push((message, 1)),
+                }
+            }
+            out.extend(counts.into_iter().map(|(m, n)| match n {
+                1 => format!("{}: {m}", node.name),
+                n => format!("{}: {m} (logged {n} times)", node.name),
+            }));
+        }
+        out
+    }
+
     pub fn node(&self, name: &str) -> Option<&NodeState> {
         self.state.nodes.iter().find(|n| n.name == name)
     }

@@ -55,6 +55,13 @@ pub struct MeasuredRtt {
     pub p99_ms: f64,
 }
 
+/// What results record of a zoned lab's network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recorded {
+    pub zones: Zones,
+    pub measured: Vec<MeasuredRtt>,
+}
+
 /// What lab.json keeps of the network.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NetState {
@@ -300,6 +307,129 @@ pub fn measure(router: &RouterClient, state: &NetState) -> Result<Vec<MeasuredRt
         });
     }
     Ok(out)
+}
+
+/// A member or a zone, for the network's faults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    Member(String),
+    Zone(String),
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Member(m) => write!(f, "{m}"),
+            Place::Zone(z) => write!(f, "zone {z}"),
+        }
+    }
+}
+
+/// How a degraded place reaches everything outside it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Degradation {
+    /// Round trip added to the zones' own, in ms.
+    pub delay_ms: f64,
+    pub bandwidth_kbit: Option<u64>,
+    pub loss: f64,
+}
+
+impl NetState {
+    pub fn recorded(&self) -> Recorded {
+        Recorded {
+            zones: self.zones.clone(),
+            measured: self.measured.clone(),
+        }
+    }
+
+    fn zone_of(&self, host: &str) -> &str {
+        let z = &self.zones;
+        match host {
+            ETCD_HOST => &z.etcd,
+            CLIENT_HOST => &z.client,
+            member => member
+                .strip_prefix("node")
+                .and_then(|i| i.parse::<usize>().ok())
+                .and_then(|i| z.members.get(i - 1))
+                .map_or(&z.client, |s| s.as_str()),
+        }
+    }
+
+    /// The hosts in `place` and those outside it (this machine among them only when
+    /// `with_client`).
+    fn split(
+        &self,
+        place: &Place,
+        with_client: bool,
+    ) -> Result<(Vec<String>, Vec<String>), net::Error> {
+        let inside = |h: &str| match place {
+            Place::Member(m) => h == m,
+            Place::Zone(z) => self.zone_of(h) == z,
+        };
+        let known = match place {
+            Place::Member(m) => self.hosts.contains_key(m),
+            Place::Zone(z) => self.zones.names().contains(z),
+        };
+        if !known {
+            return Err(net::Error::Unknown {
+                kind: "member or zone",
+                name: place.to_string(),
+                known: self.hosts.keys().cloned().collect::<Vec<_>>().join(", "),
+            });
+        }
+        let (ins, outs): (Vec<String>, Vec<String>) =
+            self.hosts.keys().cloned().partition(|h| inside(h));
+        let outs = outs
+            .into_iter()
+            .filter(|h| with_client || h != CLIENT_HOST)
+            .collect();
+        Ok((ins, outs))
+    }
+}
+
+/// Links between `place` and everything outside it get the degradation on top of the zones'
+/// own round trips. This machine's link to a degraded member is left alone: its clients are
+/// not the path that degrades (a degraded zone degrades for clients outside it, though).
+pub fn degrade(
+    router: &RouterClient,
+    state: &NetState,
+    place: &Place,
+    d: &Degradation,
+) -> Result<(), net::Error> {
+    let (ins, outs) = state.split(place, matches!(place, Place::Zone(_)))?;
+    for a in &ins {
+        for b in &outs {
+            let base = state.zones.rtt_ms(state.zone_of(a), state.zone_of(b));
+            let mut policy = Policy::with_rtt_us(((base + d.delay_ms) * 1000.0).round() as u64);
+            policy.rate_bytes_per_s = d.bandwidth_kbit.map(|k| k * 1000 / 8);
+            policy.loss = d.loss;
+            router.set_link(Group::Host(a.clone()), Group::Host(b.clone()), policy, true)?;
+        }
+    }
+    Ok(())
+}
+
+/// Cuts `place` off from everything outside it, both ways; this machine (the clients) stays
+/// attached when `keep_clients`.
+pub fn partition(
+    router: &RouterClient,
+    state: &NetState,
+    place: &Place,
+    keep_clients: bool,
+) -> Result<(), net::Error> {
+    let (ins, outs) = state.split(place, !keep_clients)?;
+    for a in &ins {
+        for b in &outs {
+            router.partition(Group::Host(a.clone()), Group::Host(b.clone()), true)?;
+        }
+    }
+    Ok(())
+}
+
+/// Every link as the zones say again: no degradation, no partition.
+pub fn restore(router: &RouterClient, state: &NetState) -> Result<(), net::Error> {
+    router.apply(net::Change::Reset)?;
+    set_zone_rtts(router, &state.zones)
 }
 
 #[cfg(test)]

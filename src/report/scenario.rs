@@ -144,6 +144,18 @@ pub fn blocks(
                 lines.push(format!("Patroni timing in force: {t}"));
             }
             lines.push(format!("leaders: {}", v.leader_history(" → ")));
+            if let Some(lags) = v.max_lag_text() {
+                lines.push(format!("largest replication lag (Patroni's view): {lags}"));
+            }
+            for why in &v.promotion_refusals {
+                lines.push(format!("Patroni would not promote: {why}"));
+            }
+            for d in &v.demotions {
+                lines.push(format!("demoted itself: {d}"));
+            }
+            for r in &v.rewinds {
+                lines.push(format!("rewound on rejoining: {r}"));
+            }
             if !v.split_brain.is_empty() {
                 lines.push(format!(
                     "several members claimed to be primary at {} moments (first at {:.1} s: {})",

@@ -15,10 +15,15 @@ use super::spec::{ActionKind, ActionSpec};
 use super::watch::{self, Observation};
 use crate::cluster::patroni::{Cluster, Patroni, Role};
 use crate::interrupt::Interrupt;
+use crate::lab::network::{Degradation, Place};
 use crate::lab::{Lab, LabError};
 
 /// Starts every member that is down and etcd if it is stopped.
 pub fn undo_lab_faults(lab: &mut Lab, say: &mut dyn FnMut(&str)) -> Result<(), LabError> {
+    if lab.state.net.is_some() {
+        say("undo: the network as the zones say");
+        lab.restore_network()?;
+    }
     if lab.state.rtt_file.is_some() {
         lab.set_rtt(0.0)?;
     }
@@ -188,8 +193,62 @@ async fn perform(
         (ActionKind::ContinuePatroni, Some(lab)) => {
             each(&members, |m| lab.pause_patroni(m, false)).map(done)
         }
+        (ActionKind::Degrade, Some(lab)) => {
+            let d = Degradation {
+                delay_ms: a.delay_ms.unwrap_or(0.0),
+                bandwidth_kbit: a.bandwidth_kbit,
+                loss: a.loss.unwrap_or(0.0),
+            };
+            on_places(a, &members, |p| lab.degrade(p, &d)).map(|what| {
+                format!(
+                    "{what} degraded: +{} ms round trip, {}, {}% loss",
+                    d.delay_ms,
+                    d.bandwidth_kbit
+                        .map_or("no cap".into(), |k| format!("{k} kbit/s")),
+                    d.loss * 100.0
+                )
+            })
+        }
+        (ActionKind::Partition, Some(lab)) => {
+            let keep = a.clients.unwrap_or(true);
+            on_places(a, &members, |p| lab.partition(p, keep)).map(|what| {
+                format!(
+                    "{what} cut off{}",
+                    if keep {
+                        ", its clients still attached"
+                    } else {
+                        ", clients too"
+                    }
+                )
+            })
+        }
+        (ActionKind::Heal, Some(lab)) => said(lab.heal(), "partitions healed".into()),
+        (ActionKind::RestoreNetwork, Some(lab)) => said(
+            lab.restore_network(),
+            "network as the zones say again".into(),
+        ),
     };
     (members, result)
+}
+
+/// A network fault on the action's zone, or on each member it chose; says which.
+fn on_places(
+    a: &ActionSpec,
+    members: &[String],
+    mut f: impl FnMut(&Place) -> Result<(), LabError>,
+) -> Result<String, String> {
+    let places: Vec<Place> = match &a.zone {
+        Some(z) => vec![Place::Zone(z.clone())],
+        None => members.iter().cloned().map(Place::Member).collect(),
+    };
+    for p in &places {
+        f(p).map_err(|e| e.to_string())?;
+    }
+    Ok(places
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", "))
 }
 
 /// A lab call's outcome as an action's detail.

@@ -31,6 +31,12 @@ pub struct Facts<'a> {
     pub failed: u64,
     pub max_primaries: u32,
     pub writes_after_last_fault: Option<bool>,
+    /// The largest replication lag any standby had, in bytes (Patroni's view).
+    pub max_lag_bytes: Option<u64>,
+    /// Patroni's logged reasons for not promoting.
+    pub promotion_refusals: &'a [String],
+    /// Patroni's logged rewinds of rejoining members.
+    pub rewinds: &'a [String],
 }
 
 pub fn judge(e: &Expect, f: &Facts<'_>) -> Vec<Check> {
@@ -153,6 +159,49 @@ pub fn judge(e: &Expect, f: &Facts<'_>) -> Vec<Check> {
             f.max_primaries <= max,
         );
     }
+    if let (Some(want), Some(limit)) = (e.lag_beyond, e.lag_bytes) {
+        let seen = f.max_lag_bytes.unwrap_or(0);
+        add(
+            "largest replication lag",
+            format!("{} {limit} bytes", if want { "beyond" } else { "at most" }),
+            match f.max_lag_bytes {
+                Some(b) => format!("{b} bytes"),
+                None => "never known".into(),
+            },
+            (seen > limit) == want,
+        );
+    }
+    if let Some(min) = e.lost_at_least {
+        add(
+            "lost acknowledged commits",
+            format!("at least {min}"),
+            f.audit.lost.to_string(),
+            f.audit.lost >= min,
+        );
+    }
+    if let Some(want) = e.rewound {
+        add(
+            "a rejoining member is rewound",
+            want.to_string(),
+            match f.rewinds.first() {
+                Some(r) => format!("true ({r})"),
+                None => "false".into(),
+            },
+            f.rewinds.is_empty() != want,
+        );
+    }
+    if let Some(want) = e.promotion_refused {
+        let refused = !f.promotion_refusals.is_empty();
+        add(
+            "Patroni refuses to promote",
+            want.to_string(),
+            match f.promotion_refusals.first() {
+                Some(why) => format!("true ({why})"),
+                None => "false".into(),
+            },
+            refused == want,
+        );
+    }
     checks
 }
 
@@ -171,6 +220,7 @@ mod tests {
             sync_standbys: sync.iter().map(|s| s.to_string()).collect(),
             primaries: primaries.iter().map(|s| s.to_string()).collect(),
             synchronous_standby_names: None,
+            lag_bytes: Default::default(),
         }
     }
 
@@ -222,6 +272,9 @@ mod tests {
                 failed: 0,
                 max_primaries: max,
                 writes_after_last_fault: Some(true),
+                max_lag_bytes: None,
+                promotion_refusals: &[],
+                rewinds: &[],
             },
         );
         let failed: Vec<&str> = checks

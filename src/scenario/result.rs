@@ -27,6 +27,9 @@ pub struct ScenarioResult {
     pub description: String,
     pub patroni: String,
     pub lab: bool,
+    /// A zoned lab's zones and the round trips measured when it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::lab::network::Recorded>,
     pub started_at: String,
     pub runs: Vec<VariantResult>,
 }
@@ -78,6 +81,32 @@ impl std::fmt::Display for LeaderSeen {
 }
 
 impl VariantResult {
+    /// Each standby's largest replication lag over the run, in bytes (None: never known).
+    pub fn max_lag(&self) -> BTreeMap<String, Option<u64>> {
+        let mut out: BTreeMap<String, Option<u64>> = BTreeMap::new();
+        for seen in &self.lag {
+            for (member, bytes) in &seen.bytes {
+                let slot = out.entry(member.clone()).or_default();
+                *slot = (*slot).max(*bytes);
+            }
+        }
+        out
+    }
+
+    /// `node2 12.3 MB, node3 0.0 MB` (the largest lag of each standby), or None without lags.
+    pub fn max_lag_text(&self) -> Option<String> {
+        let lags = self.max_lag();
+        (!lags.is_empty()).then(|| {
+            lags.iter()
+                .map(|(m, b)| match b {
+                    Some(b) => format!("{m} {:.1} MB", *b as f64 / 1_048_576.0),
+                    None => format!("{m} unknown"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+
     /// The leader history as one line: `node1 (timeline 1) at 0.0 s → node2 ...`.
     pub fn leader_history(&self, arrow: &str) -> String {
         self.leaders
@@ -95,6 +124,13 @@ pub struct SyncSeen {
     pub sync_standbys: Vec<String>,
     /// synchronous_standby_names on the primary (None when no primary answered).
     pub synchronous_standby_names: Option<String>,
+}
+
+/// Each standby's replication lag in bytes at one moment, as Patroni judged it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LagSeen {
+    pub t: f64,
+    pub bytes: BTreeMap<String, Option<u64>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -141,6 +177,19 @@ pub struct VariantResult {
     /// Moments when more than one member claimed to be primary.
     pub split_brain: Vec<PrimariesSeen>,
     pub max_primaries: u32,
+    /// The standbys' replication lag over the run (absent in results from before it was kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lag: Vec<LagSeen>,
+    /// Why Patroni would not promote a member, as its logs said during the run (lab only):
+    /// each distinct reason with the member and how often.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub promotion_refusals: Vec<String>,
+    /// Leaders that demoted themselves (lost the DCS, say), as Patroni logged it (lab only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub demotions: Vec<String>,
+    /// Members rewound with pg_rewind when they rejoined, as Patroni logged it (lab only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewinds: Vec<String>,
     /// Patroni's timeline history at the end.
     pub history: Vec<HistoryEntry>,
     /// Whether the cluster was whole again (leader and every member streaming) before the audit.

@@ -34,6 +34,16 @@ use crate::pg::mode::SyncCommit;
 
 /// A reconnecting client gives up on an unanswering host after this long and tries the next.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// What Patroni logs when it will not promote a member, when a leader demotes itself, and when
+/// a rejoining member is rewound (src/lab/mod.rs `patroni_logged` finds them, lab only).
+const PROMOTION_REFUSALS: [&str; 4] = [
+    "exceeds maximum replication lag",
+    "not healthy enough for leader race",
+    "does not match with sync_standbys",
+    "can not be reached",
+];
+const DEMOTIONS: [&str; 1] = ["demoting self because"];
+const REWINDS: [&str; 1] = ["pg_rewind exit code"];
 /// Transactions still running at the end get this long (a commit may wait out a failover).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -140,6 +150,11 @@ pub async fn run(
         description: scenario.description.clone(),
         patroni: ctx.patroni.url().to_string(),
         lab: ctx.lab.is_some(),
+        network: ctx
+            .lab
+            .as_deref()
+            .and_then(|l| l.state.net.as_ref())
+            .map(|n| n.recorded()),
         started_at,
         runs,
     })
@@ -225,10 +240,22 @@ impl Variant<'_> {
             .collect();
         let target = ctx.base.with_hosts(&hosts, true, CONNECT_TIMEOUT);
 
+        let marks = ctx.lab.as_deref().map(Lab::log_marks);
         let loaded = self
             .load_under_actions(&options, &live, &run_id, &target, members, ctx)
             .await?;
+        let logged = |patterns: &[&str]| match (ctx.lab.as_deref(), &marks) {
+            (Some(lab), Some(m)) => lab.patroni_logged(m, patterns),
+            _ => Vec::new(),
+        };
+        let promotion_refusals = logged(&PROMOTION_REFUSALS);
+        let demotions = logged(&DEMOTIONS);
         let settled = self.undo_and_settle(members, ctx, say).await?;
+        // After the cluster settled: a member that rejoins is rewound then.
+        let rewinds = match (ctx.lab.as_deref(), &marks) {
+            (Some(lab), Some(m)) => lab.patroni_logged(m, &REWINDS),
+            _ => Vec::new(),
+        };
         let present = read_audit(ctx.patroni, ctx.base, &run_id).await?;
         let audit_counts = audit::reconcile(&loaded.outcome.ledgers, &present);
 
@@ -248,7 +275,13 @@ impl Variant<'_> {
         let availability = availability_of(&loaded, &members.addrs);
         let checks = judge(
             self.expect,
-            &Facts::of(&loaded, &audit_counts, &availability, run.summary.failed),
+            &Facts::of(
+                &loaded,
+                &audit_counts,
+                &availability,
+                run.summary.failed,
+                (&promotion_refusals, &rewinds),
+            ),
         );
         let passed = checks.iter().all(|c| c.passed) && !run.summary.interrupted;
         let Changes {
@@ -256,6 +289,7 @@ impl Variant<'_> {
             syncs,
             split_brain,
             max_primaries,
+            lag,
         } = loaded.changes;
         Ok(VariantResult {
             label: self.label.to_string(),
@@ -270,6 +304,10 @@ impl Variant<'_> {
             sync_standbys: syncs,
             split_brain,
             max_primaries,
+            lag,
+            promotion_refusals,
+            demotions,
+            rewinds,
             history: ctx.patroni.history().await.unwrap_or_default(),
             settled: settled.is_ok(),
             checks,
@@ -489,6 +527,7 @@ impl<'a> Facts<'a> {
         audit: &'a audit::AuditCounts,
         availability: &Availability,
         failed: u64,
+        logged: (&'a [String], &'a [String]),
     ) -> Facts<'a> {
         let commits = commits(&loaded.outcome);
         let last_fault = loaded
@@ -506,6 +545,14 @@ impl<'a> Facts<'a> {
             failed,
             max_primaries: loaded.changes.max_primaries,
             writes_after_last_fault: last_fault.map(|t| commits.iter().any(|c| c.at > t)),
+            max_lag_bytes: loaded
+                .changes
+                .lag
+                .iter()
+                .flat_map(|l| l.bytes.values().flatten().copied())
+                .max(),
+            promotion_refusals: logged.0,
+            rewinds: logged.1,
         }
     }
 }

@@ -44,6 +44,13 @@ pub struct LabShape {
     /// Last nodes tagged nosync and nofailover (read replicas outside the failover pool).
     #[serde(default)]
     pub read_replicas: usize,
+    /// Zones the members take in turn (etcd and this machine in the first), e.g. "a,b,c": the
+    /// lab runs in network namespaces (root) and the network actions work.
+    #[serde(default)]
+    pub zones: Option<String>,
+    /// Round trip between zones, in milliseconds.
+    #[serde(default)]
+    pub zone_rtt_ms: Option<f64>,
 }
 
 fn default_nodes() -> usize {
@@ -55,6 +62,8 @@ impl Default for LabShape {
         LabShape {
             nodes: default_nodes(),
             read_replicas: 0,
+            zones: None,
+            zone_rtt_ms: None,
         }
     }
 }
@@ -180,6 +189,16 @@ pub enum ActionKind {
     AddDelay,
     /// Removes the added round-trip time (lab).
     RemoveDelay,
+    /// A member (`member`) or a zone (`zone`) reaches everything outside it more slowly:
+    /// `delay_ms` more round trip, `bandwidth_kbit` at most, `loss` of the packets (lab with zones).
+    Degrade,
+    /// Undoes every degradation and partition: the zones' own round trips again (lab with zones).
+    RestoreNetwork,
+    /// A member or a zone is cut off from the others; its clients (this machine) stay attached
+    /// unless `clients = false` (lab with zones).
+    Partition,
+    /// Ends every partition (lab with zones).
+    Heal,
 }
 
 /// What an action does to the cluster, for the availability figures and the charts.
@@ -229,6 +248,10 @@ impl ActionKind {
             ActionKind::Shell => t("shell", false, false, Fault),
             ActionKind::AddDelay => t("add-delay", true, false, Fault),
             ActionKind::RemoveDelay => t("remove-delay", true, false, Neither),
+            ActionKind::Degrade => t("degrade", true, false, Fault),
+            ActionKind::RestoreNetwork => t("restore-network", true, false, Recovery),
+            ActionKind::Partition => t("partition", true, false, Fault),
+            ActionKind::Heal => t("heal", true, false, Recovery),
         }
     }
 
@@ -288,6 +311,42 @@ pub struct ActionSpec {
     pub timeout: Option<u64>,
     /// For `add-delay`: the round-trip time to add, in milliseconds.
     pub rtt_ms: Option<f64>,
+    /// For `degrade` and `partition`: a zone instead of a member.
+    pub zone: Option<String>,
+    /// For `degrade`: round trip added to the zones' own, in milliseconds.
+    pub delay_ms: Option<f64>,
+    /// For `degrade`: the most each direction carries, in kilobits per second.
+    pub bandwidth_kbit: Option<u64>,
+    /// For `degrade`: the share of packets lost (0 to 1).
+    pub loss: Option<f64>,
+    /// For `partition`: whether this machine (the load's clients) stays attached (default true).
+    pub clients: Option<bool>,
+}
+
+impl ActionSpec {
+    /// A network action's target: a member selector or a zone, not both.
+    pub fn network_target(&self) -> Option<NetTarget<'_>> {
+        match (&self.member, &self.zone) {
+            (Some(m), None) => Some(NetTarget::Member(m)),
+            (None, Some(z)) => Some(NetTarget::Zone(z)),
+            _ => None,
+        }
+    }
+}
+
+/// What a network action applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetTarget<'a> {
+    Member(&'a str),
+    Zone(&'a str),
+}
+
+/// The network actions.
+fn is_network(kind: ActionKind) -> bool {
+    matches!(
+        kind,
+        ActionKind::Degrade | ActionKind::RestoreNetwork | ActionKind::Partition | ActionKind::Heal
+    )
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -324,6 +383,16 @@ pub struct Expect {
     pub writes_between: Option<[f64; 2]>,
     /// No commit at all in this window [from, to].
     pub no_writes_between: Option<[f64; 2]>,
+    /// Some standby's replication lag (Patroni's view) went beyond this many bytes (true) or
+    /// stayed within it (false): give `lag_bytes` with it.
+    pub lag_beyond: Option<bool>,
+    pub lag_bytes: Option<u64>,
+    /// Patroni logged why it would not promote a member (true) or never did (false).
+    pub promotion_refused: Option<bool>,
+    /// Acknowledged commits lost, at least (what asynchronous replication is shown to lose).
+    pub lost_at_least: Option<u64>,
+    /// A member was rewound with pg_rewind when it rejoined (true) or none was (false).
+    pub rewound: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -382,10 +451,23 @@ impl Scenario {
                 w.builtin.name()
             )));
         }
+        if let Some(z) = &self.lab.zones {
+            let rtt: Vec<String> = self.lab.zone_rtt_ms.iter().map(|r| r.to_string()).collect();
+            if let Err(e) = crate::lab::Zones::parse(z, self.lab.nodes, &rtt, None, None) {
+                return Err(invalid(format!("[lab] zones: {e}")));
+            }
+        }
         if !(2..=9).contains(&self.lab.nodes) || self.lab.read_replicas + 2 > self.lab.nodes {
             return Err(invalid(
                 "[lab] needs 2 to 9 nodes, of which at least 2 are not read replicas".into(),
             ));
+        }
+        for (label, _, e) in self.runs() {
+            if e.lag_beyond.is_some() != e.lag_bytes.is_some() {
+                return Err(invalid(format!(
+                    "variant {label}: `lag_beyond` and `lag_bytes` go together (lag_beyond = true, lag_bytes = 1048576)"
+                )));
+            }
         }
         let mut labels: Vec<&str> = Vec::new();
         for (i, a) in self.actions.iter().enumerate() {
@@ -424,6 +506,35 @@ impl Scenario {
             {
                 return Err(invalid(format!(
                     "action {n} (add-delay) needs `rtt_ms` above 0"
+                )));
+            }
+            if is_network(a.kind) && self.lab.zones.is_none() {
+                return Err(invalid(format!(
+                    "action {n} ({name}) needs a lab in zones: add `zones = \"a,b,c\"` to [lab]"
+                )));
+            }
+            if matches!(a.kind, ActionKind::Degrade | ActionKind::Partition)
+                && a.network_target().is_none()
+            {
+                return Err(invalid(format!(
+                    "action {n} ({name}) needs `member` or `zone` (one of them)"
+                )));
+            }
+            if a.kind == ActionKind::Degrade
+                && a.delay_ms.is_none()
+                && a.bandwidth_kbit.is_none()
+                && a.loss.is_none()
+            {
+                return Err(invalid(format!(
+                    "action {n} (degrade) needs `delay_ms`, `bandwidth_kbit` or `loss`"
+                )));
+            }
+            if a.delay_ms.is_some_and(|d| !(d.is_finite() && d >= 0.0))
+                || a.loss.is_some_and(|l| !(0.0..=1.0).contains(&l))
+                || a.bandwidth_kbit == Some(0)
+            {
+                return Err(invalid(format!(
+                    "action {n} ({name}): delay_ms must be 0 or more, loss between 0 and 1, bandwidth_kbit above 0"
                 )));
             }
             if a.kind == ActionKind::Shell && a.command.is_none() {

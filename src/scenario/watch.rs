@@ -2,13 +2,14 @@
 //! standbys are synchronous, and which members' PostgreSQL says it is a primary — two at once
 //! would be split brain.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::result::{LeaderSeen, PrimariesSeen, SyncSeen};
-use crate::cluster::patroni::{Cluster, Patroni};
+use super::result::{LagSeen, LeaderSeen, PrimariesSeen, SyncSeen};
+use crate::cluster::patroni::{Cluster, Lag, Patroni, Role};
 use crate::pg::conn::Target;
 
 const EVERY: Duration = Duration::from_millis(500);
@@ -33,6 +34,9 @@ pub struct Observation {
     pub primaries: Vec<String>,
     /// synchronous_standby_names as the (first) primary runs with it.
     pub synchronous_standby_names: Option<String>,
+    /// Each standby's replication lag in bytes as Patroni sees it (what maximum_lag_on_failover
+    /// is judged on); None when Patroni cannot tell.
+    pub lag_bytes: BTreeMap<String, Option<u64>>,
 }
 
 /// The cluster as the members that answer see it, asked all at once (a stopped member's REST
@@ -108,6 +112,22 @@ pub async fn run(
                         .collect()
                 })
                 .unwrap_or_default(),
+            lag_bytes: view
+                .as_ref()
+                .map(|c| {
+                    c.members
+                        .iter()
+                        .filter(|m| m.role != Role::Leader)
+                        .map(|m| {
+                            let lag = match m.lag {
+                                Lag::Bytes(b) => Some(b),
+                                Lag::Unknown | Lag::None => None,
+                            };
+                            (m.name.clone(), lag)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             leader,
             primaries,
             synchronous_standby_names: names,
@@ -147,6 +167,8 @@ pub struct Changes {
     /// Moments when more than one member claimed to be primary.
     pub split_brain: Vec<PrimariesSeen>,
     pub max_primaries: u32,
+    /// Every observation's replication lags.
+    pub lag: Vec<LagSeen>,
 }
 
 /// Changes of leader and of synchronous standbys, and split-brain moments, from observations.
@@ -155,6 +177,7 @@ pub fn summarize(observations: &[Observation], rel: &dyn Fn(SystemTime) -> f64) 
     let mut syncs: Vec<SyncSeen> = Vec::new();
     let mut split = Vec::new();
     let mut max_primaries = 0;
+    let mut lag = Vec::new();
     for o in observations {
         let t = rel(o.at);
         if leaders.last().is_none_or(|l| {
@@ -184,11 +207,16 @@ pub fn summarize(observations: &[Observation], rel: &dyn Fn(SystemTime) -> f64) 
                 members: o.primaries.clone(),
             });
         }
+        lag.push(LagSeen {
+            t,
+            bytes: o.lag_bytes.clone(),
+        });
     }
     Changes {
         leaders,
         syncs,
         split_brain: split,
         max_primaries,
+        lag,
     }
 }

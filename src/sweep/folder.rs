@@ -213,11 +213,7 @@ pub struct Environment {
 }
 
 /// Where a zoned lab's processes sat and what the round trips between zones measured.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Network {
-    pub zones: crate::lab::Zones,
-    pub measured: Vec<crate::lab::network::MeasuredRtt>,
-}
+pub use crate::lab::network::Recorded as Network;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
