@@ -182,8 +182,10 @@ pub enum LabCommand {
     Status(LabDirArgs),
     /// Stop every process of the lab and remove its folder
     Down(LabDownArgs),
-    /// Set the round-trip time the lab's replication relays add (lab up --relays)
+    /// Set the round trip between the lab's zones (lab up --zones), or the one its replication relays add (lab up --relays)
     Rtt(LabRttArgs),
+    /// Measure the round trip between every pair of the lab's zones now (lab up --zones)
+    Probe(LabDirArgs),
     /// A replication relay (started by `lab up --relays`)
     #[command(hide = true)]
     Relay(LabRelayArgs),

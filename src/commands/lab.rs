@@ -83,9 +83,24 @@ pub async fn lab(cmd: LabCommand) -> Result<(), Failure> {
             let lab = Lab::open(&args.dir.dir)?;
             lab.set_rtt(args.rtt_ms)?;
             eprintln!(
-                "lab: replication now has {} ms of added round-trip time",
-                args.rtt_ms
+                "lab: {} ms of round trip {}",
+                args.rtt_ms,
+                if lab.state.net.is_some() {
+                    "between every pair of zones"
+                } else {
+                    "added on the replication path"
+                }
             );
+            Ok(())
+        }
+        LabCommand::Probe(LabDirArgs { dir }) => {
+            let lab = Lab::open(&dir)?;
+            for m in lab.probe()? {
+                println!(
+                    "{}-{} ({} ↔ {}): p50 {:.3} ms, p99 {:.3} ms",
+                    m.a, m.b, m.hosts.0, m.hosts.1, m.p50_ms, m.p99_ms
+                );
+            }
             Ok(())
         }
         LabCommand::Relay(args) => crate::lab::relay::serve(args.listen, args.to, args.rtt_file)

@@ -684,6 +684,12 @@ impl Lab {
         Ok(network::partition(&router, net, place, keep_clients)?)
     }
 
+    /// The round trip between every pair of zones, measured now.
+    pub fn probe(&self) -> Result<Vec<network::MeasuredRtt>, LabError> {
+        let (router, net) = self.network()?;
+        Ok(network::measure(&router, net)?)
+    }
+
     /// Ends every partition.
     pub fn heal(&self) -> Result<(), LabError> {
         let (router, _) = self.network()?;
