@@ -148,6 +148,7 @@ fn write(opts: &Options) -> Result<(), Box<dyn std::error::Error>> {
         threads: vec![2],
         rtt_ms: vec![0],
         zones: None,
+        reference: None,
         duration: opts.duration,
         warmup: 5,
         repeat: opts.repeat,

@@ -425,3 +425,48 @@ fn report_command_on_a_folder_without_results_fails_in_one_line() {
     assert!(stderr.contains("holds no pgsyncbench results"), "{stderr}");
     assert!(!dir.0.join("report.md").exists());
 }
+
+#[test]
+fn a_plan_with_a_reference_sets_its_changes_beside_the_measured_ones() {
+    let mut r = load(FIXTURE);
+    r.manifest.plan.reference = Some(pgsyncbench::sweep::plan::Reference {
+        name: "the case study".into(),
+        latency_pct: [(SyncCommit::Local, 32.0), (SyncCommit::RemoteApply, 53.0)]
+            .into_iter()
+            .collect(),
+        tps_pct: [(SyncCommit::Local, -23.0)].into_iter().collect(),
+        note: Some("Production disks pay more for fsync.".into()),
+    });
+    let (_, md) = written(&r);
+    let section = md
+        .split("## Beside the case study")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no reference section in\n{md}"))
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let row = |mode: &str| {
+        section
+            .lines()
+            .find(|l| l.starts_with(&format!("| {mode} |")))
+            .unwrap_or_else(|| panic!("no {mode} row in {section}"))
+    };
+    assert!(row("local").contains("| +32.0% |") && row("local").contains("| -23.0% |"));
+    assert!(row("remote_apply").contains("| +53.0% |"));
+    // The measured change is the report's own: the same cell as in the results table.
+    let measured = headline_row(&md, SyncCommit::Local)
+        .split(" | ")
+        .nth(7)
+        .unwrap()
+        .to_string();
+    assert!(
+        row("local").contains(&measured),
+        "{measured} in {}",
+        row("local")
+    );
+    assert!(
+        !section.contains("| on |"),
+        "only the modes the reference gives"
+    );
+    assert!(section.contains("Production disks pay more for fsync."));
+}

@@ -172,6 +172,7 @@ pub(super) fn sweep(clients: &[usize], repeat: u32) -> Results {
         threads: vec![2],
         rtt_ms: vec![0],
         zones: None,
+        reference: None,
         duration: SECONDS as u64,
         warmup: 2,
         repeat,

@@ -137,6 +137,7 @@ fn prepare(args: &SweepArgs) -> Result<(PathBuf, Option<Manifest>), Failure> {
         threads: args.threads.clone(),
         rtt_ms: None,
         zones: args.zones.clone(),
+        reference: None,
         duration: args.time,
         warmup: args.warmup,
         repeat: args.repeat,

@@ -62,6 +62,9 @@ impl<'a> Report<'a> {
                 ));
             }
         }
+        if let Some(r) = &self.results.manifest.plan.reference {
+            self.beside_reference(&mut doc, r);
+        }
         doc.push(Block::Heading(2, "Warnings".into()));
         if self.analysis.warnings.is_empty() {
             doc.push(Block::Paragraph("None.".into()));
@@ -88,6 +91,46 @@ impl<'a> Report<'a> {
         self.method(&mut doc);
         environment(&mut doc, self.results);
         doc
+    }
+
+    /// Each group's measured changes beside the reference's, mode by mode.
+    fn beside_reference(&self, doc: &mut Doc, r: &crate::sweep::plan::Reference) {
+        doc.push(Block::Heading(2, format!("Beside {}", r.name)));
+        for g in &self.analysis.groups {
+            let mut t = Table::new(&[
+                ("mode", Align::Left),
+                ("Δ mean latency, measured", Align::Right),
+                ("Δ mean latency, reference", Align::Right),
+                ("Δ TPS, measured", Align::Right),
+                ("Δ TPS, reference", Align::Right),
+            ]);
+            for m in g
+                .modes
+                .iter()
+                .filter(|m| r.latency_pct.contains_key(&m.mode) || r.tps_pct.contains_key(&m.mode))
+            {
+                let measured = |metric: Metric| match m.change(metric) {
+                    Some(c) => change_cell(c),
+                    None => Cell::new("—", Tone::Muted),
+                };
+                let reference = |v: Option<&f64>| match v {
+                    Some(v) => Cell::from(format!("{}%", pct(*v))),
+                    None => Cell::new("—", Tone::Muted),
+                };
+                t.row(vec![
+                    Cell::from(m.mode.as_str()),
+                    measured(Metric::Mean),
+                    reference(r.latency_pct.get(&m.mode)),
+                    measured(Metric::Tps),
+                    reference(r.tps_pct.get(&m.mode)),
+                ]);
+            }
+            doc.push(Block::Heading(3, g.key.to_string()));
+            doc.push(Block::Table(t));
+        }
+        if let Some(note) = &r.note {
+            doc.push(Block::Paragraph(note.clone()));
+        }
     }
 
     fn headline(&self, g: &Group) -> Table {

@@ -9,6 +9,24 @@ use crate::cluster::control::SyncMode;
 use crate::load::workload::{Builtin, Protocol};
 use crate::pg::mode::SyncCommit;
 
+/// Changes someone published for the same modes against the same baseline (a case study's,
+/// say), shown beside what the sweep measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    /// Where the figures come from.
+    pub name: String,
+    /// Mean latency change against the baseline, in percent, per mode.
+    #[serde(default)]
+    pub latency_pct: std::collections::BTreeMap<SyncCommit, f64>,
+    /// TPS change against the baseline, in percent, per mode.
+    #[serde(default)]
+    pub tps_pct: std::collections::BTreeMap<SyncCommit, f64>,
+    /// What differs between the two setups, to read the comparison by.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
 /// Every key a plan file may hold, each optional.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +40,7 @@ pub struct PlanFile {
     pub threads: Option<Vec<usize>>,
     pub rtt_ms: Option<Vec<u32>>,
     pub zones: Option<String>,
+    pub reference: Option<Reference>,
     pub duration: Option<u64>,
     pub warmup: Option<u64>,
     pub repeat: Option<u32>,
@@ -67,6 +86,7 @@ impl PlanFile {
             threads: over.threads.or(self.threads),
             rtt_ms: over.rtt_ms.or(self.rtt_ms),
             zones: over.zones.or(self.zones),
+            reference: over.reference.or(self.reference),
             duration: over.duration.or(self.duration),
             warmup: over.warmup.or(self.warmup),
             repeat: over.repeat.or(self.repeat),
@@ -92,6 +112,7 @@ impl PlanFile {
             threads: self.threads.unwrap_or_else(|| vec![2]),
             rtt_ms: self.rtt_ms.unwrap_or_else(|| vec![0]),
             zones: self.zones,
+            reference: self.reference,
             duration: self.duration.unwrap_or(30),
             warmup: self.warmup.unwrap_or(5),
             repeat: self.repeat.unwrap_or(1),
@@ -228,6 +249,9 @@ pub struct Plan {
     /// "a,b,c": the lab runs in network namespaces (root), every pair of zones `rtt_ms` apart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zones: Option<String>,
+    /// Published changes against the baseline to set the measured ones beside in the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Reference>,
     pub duration: u64,
     pub warmup: u64,
     pub repeat: u32,
