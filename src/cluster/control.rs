@@ -127,6 +127,10 @@ pub struct Live {
     /// `user` or `database user` mean an ALTER ... SET that overrides the cluster's setting.
     #[serde(default)]
     pub synchronous_commit_source: String,
+    /// synchronous_commit as the server's configuration sets it, which a session without an
+    /// ALTER DATABASE/ROLE override runs under: what Patroni's changes are judged by.
+    #[serde(default)]
+    pub server_synchronous_commit: String,
     /// Seconds from the PATCH to the state being observed.
     pub took: f64,
 }
@@ -161,7 +165,15 @@ pub async fn apply(
 ) -> Result<Live, ControlError> {
     let started = Instant::now();
     patroni.patch_config(&change.patch()).await?;
-    wait_live(patroni, base, change, started, timeout).await
+    wait_live(patroni, base, change, Seen::BySessions, started, timeout).await
+}
+
+/// Whose synchronous_commit a wait judges: the benchmark's sessions (in `base`'s database, as
+/// its user) or the server's own configuration, which is what putting Patroni's back restores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    BySessions,
+    ByServer,
 }
 
 /// Waits until `SHOW synchronous_commit` on the leader equals the mode asked for and, with
@@ -171,6 +183,7 @@ pub async fn wait_live(
     patroni: &Patroni,
     base: &Target,
     change: &SyncChange,
+    seen: Seen,
     started: Instant,
     timeout: Duration,
 ) -> Result<Live, ControlError> {
@@ -178,7 +191,7 @@ pub async fn wait_live(
     let mut last;
     loop {
         match observe(patroni, base).await {
-            Ok(live) => match unmet(&live, change, patroni).await {
+            Ok(live) => match unmet(&live, change, seen, patroni).await {
                 None => {
                     return Ok(Live {
                         took: started.elapsed().as_secs_f64(),
@@ -200,14 +213,21 @@ pub async fn wait_live(
     }
 }
 
-async fn unmet(live: &Live, change: &SyncChange, patroni: &Patroni) -> Option<String> {
+async fn unmet(live: &Live, change: &SyncChange, seen: Seen, patroni: &Patroni) -> Option<String> {
     if let Some(m) = change.synchronous_commit
+        && seen == Seen::ByServer
+        && SyncCommit::from_server(&live.server_synchronous_commit) != Some(m)
+    {
+        return Some(format!(
+            "the server's synchronous_commit is {}",
+            live.server_synchronous_commit
+        ));
+    }
+    if let Some(m) = change.synchronous_commit
+        && seen == Seen::BySessions
         && SyncCommit::from_server(&live.synchronous_commit) != Some(m)
     {
-        if matches!(
-            live.synchronous_commit_source.as_str(),
-            "database" | "user" | "database user"
-        ) {
+        if live.overridden() {
             return Some(format!(
                 "SHOW synchronous_commit says {}, set for this {} (ALTER ... SET), which overrides Patroni's setting: RESET it there, or connect as another user or database",
                 live.synchronous_commit, live.synchronous_commit_source
@@ -375,7 +395,7 @@ pub async fn observe(patroni: &Patroni, base: &Target) -> Result<Live, ControlEr
         )
         .await
         .map_err(sql_err)?;
-    Ok(Live {
+    let mut live = Live {
         leader,
         synchronous_commit: row.get(0),
         synchronous_standby_names: row.get(1),
@@ -383,8 +403,69 @@ pub async fn observe(patroni: &Patroni, base: &Target) -> Result<Live, ControlEr
         synchronous_commit_default: row.get(3),
         streaming: row.get(4),
         synchronous_commit_source: row.get(5),
+        server_synchronous_commit: row.get(0),
         took: 0.0,
+    };
+    if live.overridden()
+        && let Some(v) = server_setting(&target).await
+    {
+        live.server_synchronous_commit = v;
+    }
+    Ok(live)
+}
+
+/// synchronous_commit as the configuration files set it, when `target`'s database or role
+/// overrides it: read in the maintenance database, where a database-level override does not
+/// apply, or from pg_file_settings when a role-level one follows the user there. None when
+/// neither can be read (no access): the session's value is then all there is to go by.
+async fn server_setting(target: &Target) -> Option<String> {
+    let client = target.with_dbname(MAINTENANCE_DB).connect().await.ok()?;
+    let row = client
+        .query_one(
+            "SELECT current_setting('synchronous_commit'),
+                    (SELECT source FROM pg_settings WHERE name = 'synchronous_commit')",
+            &[],
+        )
+        .await
+        .ok()?;
+    let source: String = row.get(1);
+    if !is_override(&source) {
+        return Some(row.get(0));
+    }
+    let file = client
+        .query_opt(
+            "SELECT setting FROM pg_file_settings WHERE name = 'synchronous_commit' AND applied
+             ORDER BY seqno DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .ok()?;
+    Some(match file {
+        Some(r) => r.get(0),
+        None => client
+            .query_one(
+                "SELECT boot_val FROM pg_settings WHERE name = 'synchronous_commit'",
+                &[],
+            )
+            .await
+            .ok()?
+            .get(0),
     })
+}
+
+/// The database every PostgreSQL cluster has, as libpq tools use it for maintenance.
+const MAINTENANCE_DB: &str = "postgres";
+
+/// A pg_settings source that means ALTER DATABASE/ROLE ... SET, not the configuration.
+fn is_override(source: &str) -> bool {
+    matches!(source, "database" | "user" | "database user")
+}
+
+impl Live {
+    /// The session's synchronous_commit comes from an ALTER DATABASE/ROLE ... SET.
+    pub fn overridden(&self) -> bool {
+        is_override(&self.synchronous_commit_source)
+    }
 }
 
 /// The cluster's dynamic configuration saved before the first change, and put back at the end.
@@ -419,7 +500,7 @@ impl SavedConfig {
         Ok(SavedConfig {
             path: path.to_path_buf(),
             config,
-            synchronous_commit_before: SyncCommit::from_server(&before.synchronous_commit),
+            synchronous_commit_before: SyncCommit::from_server(&before.server_synchronous_commit),
         })
     }
 
@@ -496,7 +577,7 @@ impl SavedConfig {
             synchronous_mode: Some(SyncMode::from_config(self.config.get("synchronous_mode"))),
             ..SyncChange::default()
         };
-        wait_live(patroni, base, &expected, started, timeout).await
+        wait_live(patroni, base, &expected, Seen::ByServer, started, timeout).await
     }
 }
 

@@ -343,8 +343,15 @@ impl Variant<'_> {
             synchronous_mode: self.settings.sync.synchronous_mode,
             ..Default::default()
         };
-        let live =
-            control::wait_live(ctx.patroni, ctx.base, &expected, Instant::now(), settle).await?;
+        let live = control::wait_live(
+            ctx.patroni,
+            ctx.base,
+            &expected,
+            control::Seen::BySessions,
+            Instant::now(),
+            settle,
+        )
+        .await?;
         say(&format!(
             "settings live on {}: synchronous_commit={}, synchronous_standby_names='{}'",
             live.leader, live.synchronous_commit, live.synchronous_standby_names
