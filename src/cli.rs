@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+use crate::load::script::ScriptArg;
 use crate::load::workload::{Builtin, Protocol};
 use crate::pg::conn::ConnOptions;
 use crate::pg::mode::SyncCommit;
@@ -405,19 +406,33 @@ pub struct InitArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub conn: ConnOptions,
-    /// Built-in script
-    #[arg(short = 'b', long = "builtin", value_enum, value_name = "NAME", conflicts_with_all = ["select_only", "skip_some_updates"])]
-    pub builtin: Option<Builtin>,
+    /// Built-in script: tpcb-like, simple-update or select-only (a unique prefix will do), with an optional weight; repeatable
+    #[arg(short = 'b', long = "builtin", value_name = "NAME[@W]")]
+    pub builtins: Vec<String>,
+    /// Script file in pgbench's language, with an optional weight; repeatable
+    #[arg(short = 'f', long = "file", value_name = "FILE[@W]")]
+    pub files: Vec<String>,
+    /// Define a script variable; repeatable
+    #[arg(short = 'D', long = "define", value_name = "NAME=VALUE")]
+    pub defines: Vec<String>,
+    /// The scripts of -f, -b, -N and -S in command-line order (filled after parsing).
+    #[arg(skip)]
+    pub scripts: Vec<ScriptArg>,
     /// Same as -b select-only
-    #[arg(
-        short = 'S',
-        long = "select-only",
-        conflicts_with = "skip_some_updates"
-    )]
+    #[arg(short = 'S', long = "select-only")]
     pub select_only: bool,
     /// Same as -b simple-update
     #[arg(short = 'N', long = "skip-some-updates")]
     pub skip_some_updates: bool,
+    /// Rate: transactions per second over all clients, started on a Poisson schedule; latency counts from each transaction's scheduled start
+    #[arg(short = 'R', long = "rate", value_name = "TPS", value_parser = parse_positive)]
+    pub rate: Option<f64>,
+    /// Count transactions that take longer (ms); with --rate, skip those already that late before they start
+    #[arg(short = 'L', long = "latency-limit", value_name = "MS", value_parser = parse_positive)]
+    pub latency_limit: Option<f64>,
+    /// Runs of a transaction on a serialization failure or deadlock (0: as many as the time allows)
+    #[arg(long = "max-tries", value_name = "N", default_value_t = 1)]
+    pub max_tries: u32,
     /// Number of concurrent clients (one connection each)
     #[arg(short = 'c', long = "client", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub clients: u32,
@@ -448,8 +463,8 @@ pub struct RunArgs {
     /// Write an HdrHistogram interval log (1 s intervals, V2 + DEFLATE)
     #[arg(long = "hlog", value_name = "FILE")]
     pub hlog: Option<PathBuf>,
-    /// Seed of the random draws (default: from the clock); recorded in the result
-    #[arg(long = "random-seed", value_name = "SEED")]
+    /// Seed of the random draws: an unsigned integer, time or rand (default: time); recorded in the result
+    #[arg(long = "random-seed", value_name = "SEED", value_parser = parse_seed)]
     pub seed: Option<u64>,
     #[command(flatten)]
     pub patroni: PatroniArgs,
@@ -459,23 +474,95 @@ pub struct RunArgs {
     /// Folder for what the run saves besides its JSON (the Patroni configuration it changes)
     #[arg(long = "out", value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Scale for the lab cluster started when no target is given
-    #[arg(short = 's', long = "scale", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..))]
-    pub lab_scale: i64,
+    /// The `scale` variable of -f scripts (as pgbench's -s), and the lab's scale when no target is given [lab default: 10]
+    #[arg(short = 's', long = "scale", value_parser = clap::value_parser!(i64).range(1..))]
+    pub scale: Option<i64>,
     /// Database name or connection string, as pgbench's last argument
     #[arg(value_name = "DBNAME")]
     pub dbname_arg: Option<String>,
 }
 
+/// The lab's scale when `run` starts one and -s does not say.
+pub const LAB_SCALE: i64 = 10;
+
 impl RunArgs {
-    pub fn builtin(&self) -> Builtin {
-        match (self.builtin, self.select_only, self.skip_some_updates) {
-            (Some(b), _, _) => b,
-            (None, true, _) => Builtin::SelectOnly,
-            (None, _, true) => Builtin::SimpleUpdate,
-            _ => Builtin::TpcbLike,
+    /// The built-in to run on the fast path: one -b (no weight), -N or -S, or none at all
+    /// (tpcb-like) with no -f and no -D; None when the scripts need the interpreter.
+    pub fn builtin(&self) -> Option<Builtin> {
+        if !self.defines.is_empty() {
+            return None;
+        }
+        match self.scripts.as_slice() {
+            [] => Some(Builtin::TpcbLike),
+            [ScriptArg::Builtin(name)] if !name.contains('@') => {
+                let b = crate::load::script::find_builtin(name).ok()?;
+                Builtin::from_name(b.name)
+            }
+            _ => None,
         }
     }
+
+    /// The run includes a built-in script, which needs pgbench's tables.
+    pub fn uses_builtins(&self) -> bool {
+        self.scripts.is_empty()
+            || self
+                .scripts
+                .iter()
+                .any(|s| matches!(s, ScriptArg::Builtin(_)))
+    }
+
+    /// Fills `scripts` from -f, -b, -N and -S in the order they were given.
+    fn order_scripts(&mut self, m: &clap::ArgMatches) {
+        let mut ordered: Vec<(usize, ScriptArg)> = Vec::new();
+        let mut take = |id: &str, values: &[String], make: fn(String) -> ScriptArg| {
+            if let Some(indices) = m.indices_of(id) {
+                ordered.extend(indices.zip(values.iter().cloned().map(make)));
+            }
+        };
+        take("files", &self.files, ScriptArg::File);
+        take("builtins", &self.builtins, ScriptArg::Builtin);
+        for (id, name) in [
+            ("select_only", "select-only"),
+            ("skip_some_updates", "simple-update"),
+        ] {
+            if m.get_flag(id)
+                && let Some(i) = m.index_of(id)
+            {
+                ordered.push((i, ScriptArg::Builtin(name.into())));
+            }
+        }
+        ordered.sort_by_key(|(i, _)| *i);
+        self.scripts = ordered.into_iter().map(|(_, s)| s).collect();
+    }
+}
+
+impl Cli {
+    /// Parses the command line as clap does, then puts run's scripts in their given order
+    /// (which numbers them, as in pgbench).
+    pub fn parse_ordered<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if let (Command::Run(r), Some(("run", m))) = (&mut cli.command, matches.subcommand()) {
+            r.order_scripts(m);
+        }
+        Ok(cli)
+    }
+}
+
+fn parse_positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("'{s}' is not a positive number")),
+    }
+}
+
+fn parse_seed(s: &str) -> Result<u64, String> {
+    crate::load::script::parse_random_seed(s).map_err(|e| e.to_string())
 }
 
 /// The connection options with the positional DBNAME folded in (`-d` wins, as in pgbench).
@@ -498,7 +585,7 @@ mod tests {
     }
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("pgsyncbench").chain(args.iter().copied()))
+        Cli::parse_ordered(std::iter::once("pgsyncbench").chain(args.iter().copied()))
     }
 
     fn run_args(args: &[&str]) -> RunArgs {
@@ -535,19 +622,61 @@ mod tests {
         assert_eq!(r.conn.host.as_deref(), Some("db"));
         assert_eq!(r.clients, 8);
         assert_eq!(r.threads, 2);
-        assert_eq!(r.builtin(), Builtin::SelectOnly);
+        assert_eq!(r.builtin(), Some(Builtin::SelectOnly));
         assert_eq!(r.protocol, Protocol::Prepared);
         assert_eq!(r.dbname_arg.as_deref(), Some("bench"));
-        assert_eq!(run_args(&["run", "-N"]).builtin(), Builtin::SimpleUpdate);
-        assert_eq!(run_args(&["run"]).builtin(), Builtin::TpcbLike);
+        assert_eq!(
+            run_args(&["run", "-N"]).builtin(),
+            Some(Builtin::SimpleUpdate)
+        );
+        assert_eq!(run_args(&["run"]).builtin(), Some(Builtin::TpcbLike));
+        assert_eq!(
+            run_args(&["run", "-b", "se"]).builtin(),
+            Some(Builtin::SelectOnly)
+        );
+    }
+
+    #[test]
+    fn scripts_keep_their_command_line_order_and_weights_need_the_interpreter() {
+        let r = run_args(&["run", "-f", "a.sql@2", "-S", "-b", "tpcb@3", "-f", "b.sql"]);
+        assert_eq!(
+            r.scripts,
+            [
+                ScriptArg::File("a.sql@2".into()),
+                ScriptArg::Builtin("select-only".into()),
+                ScriptArg::Builtin("tpcb@3".into()),
+                ScriptArg::File("b.sql".into()),
+            ]
+        );
+        assert_eq!(r.builtin(), None);
+        assert!(r.uses_builtins());
+        assert_eq!(run_args(&["run", "-b", "tpcb@2"]).builtin(), None);
+        assert_eq!(run_args(&["run", "-D", "x=1"]).builtin(), None);
+        assert!(!run_args(&["run", "-f", "x.sql"]).uses_builtins());
+        let r = run_args(&[
+            "run",
+            "-R",
+            "250.5",
+            "-L",
+            "20",
+            "--max-tries",
+            "3",
+            "--random-seed",
+            "7",
+        ]);
+        assert_eq!(
+            (r.rate, r.latency_limit, r.max_tries, r.seed),
+            (Some(250.5), Some(20.0), 3, Some(7))
+        );
+        assert!(parse(&["run", "-R", "0"]).is_err());
+        assert!(parse(&["run", "-L", "-1"]).is_err());
+        assert!(parse(&["run", "--random-seed", "soon"]).is_err());
     }
 
     #[test]
     fn bad_combinations_and_values_are_rejected() {
         assert!(parse(&["run", "-T", "5", "-t", "3"]).is_err());
         assert!(parse(&["run", "-c", "0"]).is_err());
-        assert!(parse(&["run", "-b", "nonesuch"]).is_err());
-        assert!(parse(&["run", "-b", "select-only", "-N"]).is_err());
         let e = parse(&["run", "--sync-commit", "remote_flush"]).unwrap_err();
         assert!(
             e.to_string()

@@ -3,13 +3,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use pgsyncbench::cli::{Cli, Command};
 use pgsyncbench::commands::{self, Failure};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_ordered(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };

@@ -511,13 +511,18 @@ fn engine_run(
     let target =
         pgsyncbench::pg::conn::Target::resolve(&opts, &pgsyncbench::pg::conn::ProcessEnv).unwrap();
     let config = EngineConfig {
-        builtin: pgsyncbench::load::workload::Builtin::TpcbLike,
+        workload: pgsyncbench::load::workload::Workload::Builtin {
+            builtin: pgsyncbench::load::workload::Builtin::TpcbLike,
+            scale: 1,
+        },
         protocol: pgsyncbench::load::workload::Protocol::Prepared,
         clients: 3,
         threads: 2,
         stop: StopAfter::Transactions(4),
         warmup_secs: 0,
-        scale: 1,
+        rate: None,
+        latency_limit: None,
+        max_tries: 1,
         session_setup: vec![setup.to_string()],
         expect_synchronous_commit: Some(expect),
         seed: 1,

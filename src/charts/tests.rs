@@ -79,6 +79,8 @@ fn cell(key: CellKey, rng: &mut Rng) -> CellResult {
                     p99: latency.p99 * (1.0 + 0.3 * rng.unit()),
                     max: latency.max,
                 }),
+                skipped: 0,
+                lag_mean: None,
             }
         })
         .collect();
@@ -126,16 +128,15 @@ fn cell(key: CellKey, rng: &mut Rng) -> CellResult {
                 key.clients as u64,
             )]),
             options: RunOptions {
-                builtin: key.workload,
                 protocol: Protocol::Prepared,
                 clients: key.clients,
                 threads: key.threads,
                 duration: Some(SECONDS as u64),
-                transactions_per_client: None,
                 warmup: 2,
                 scale: key.scale,
                 sync_commit: Some(key.mode),
                 seed: 7,
+                ..RunOptions::builtin(key.workload)
             },
             summary: Summary {
                 transactions: TRANSACTIONS as u64,
@@ -144,13 +145,13 @@ fn cell(key: CellKey, rng: &mut Rng) -> CellResult {
                 tps,
                 connection_time_ms: 3.0,
                 latency_ms: Some(latency),
-                interrupted: false,
-                clients_lost: 0,
-                abandoned: 0,
+                ..Summary::default()
             },
             failures: BTreeMap::new(),
             timeline,
             histogram: EncodedHistogram::of(&stats.hist),
+            service_histogram: None,
+            lag_histogram: None,
         },
         cell: key,
         sync_standby_attached: true,

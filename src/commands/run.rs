@@ -4,6 +4,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::outputs::{self, Output};
@@ -11,7 +12,7 @@ use super::{
     Failure, Interrupt, interrupted_failure, lab_spec, member_target, patroni_client,
     put_back_config, save_config, start_lab, stop_lab, with_put_back,
 };
-use crate::cli::{RunArgs, conn_with_positional};
+use crate::cli::{LAB_SCALE, RunArgs, conn_with_positional};
 use crate::cluster::control::{self, ControlError, SyncChange};
 use crate::cluster::patroni::Patroni;
 use crate::lab::Lab;
@@ -19,8 +20,10 @@ use crate::load::engine::{self, EngineConfig, Observer, StopAfter};
 use crate::load::hlog::HlogWriter;
 use crate::load::init::{self, Silent};
 use crate::load::progress::{Bar, ProgressLines};
-use crate::load::run_result::{RunOptions, RunResult, TargetInfo, write_json_file};
+use crate::load::run_result::{RunOptions, RunResult, ScriptInfo, TargetInfo, write_json_file};
+use crate::load::script::{ScriptSet, Variables, parse_script_options};
 use crate::load::summary;
+use crate::load::workload::Scripts;
 use crate::pg::conn::{ConnOptions, ProcessEnv, Target};
 use crate::pg::mode::SyncCommit;
 use crate::pg::server::{self, ProbeError};
@@ -38,13 +41,23 @@ pub async fn run(args: RunArgs) -> Result<u8, Failure> {
             args.threads, args.clients
         )));
     }
+    if args.max_tries == 0 && args.transactions.is_some() && args.latency_limit.is_none() {
+        return Err(Failure::new(
+            "an unlimited number of tries (--max-tries 0) needs --latency-limit or a duration (-T)",
+        ));
+    }
+    let scripts = load_scripts(&args)?;
+    let args = &Job {
+        args: &args,
+        scripts,
+    };
     let conn = conn_with_positional(&args.conn, &args.dbname_arg);
-    check_outputs(&args, &conn)?;
+    check_outputs(args, &conn)?;
     let interrupt = Interrupt::listen();
     if args.patroni.patroni.is_some() {
         let patroni = patroni_client(&args.patroni)?;
         let base = member_target(&conn)?;
-        on_patroni(&args, &patroni, &base, &interrupt).await
+        on_patroni(args, &patroni, &base, &interrupt).await
     } else if conn.names_a_server(&ProcessEnv) {
         let target = Target::resolve(&conn, &ProcessEnv)?;
         let setup = args
@@ -57,10 +70,44 @@ pub async fn run(args: RunArgs) -> Result<u8, Failure> {
             patroni: None,
             leader: None,
         };
-        measure(&args, where_, &interrupt).await
+        measure(args, where_, &interrupt).await
     } else {
-        on_lab(&args, &conn, &interrupt).await
+        on_lab(args, &conn, &interrupt).await
     }
+}
+
+/// The run's arguments and, when it runs scripts through the interpreter, the scripts, loaded
+/// and checked before anything connects.
+struct Job<'a> {
+    args: &'a RunArgs,
+    scripts: Option<(ScriptSet, Variables)>,
+}
+
+impl std::ops::Deref for Job<'_> {
+    type Target = RunArgs;
+    fn deref(&self) -> &RunArgs {
+        self.args
+    }
+}
+
+/// Loads the -f/-b scripts and -D variables unless a single built-in runs on the fast path;
+/// a script error names its file, line and column.
+fn load_scripts(args: &RunArgs) -> Result<Option<(ScriptSet, Variables)>, Failure> {
+    if args.builtin().is_some() {
+        return Ok(None);
+    }
+    let first_line = |e: &dyn std::fmt::Display| {
+        let text = e.to_string();
+        match text.split_once('\n') {
+            Some((first, _)) if text.contains("error found here") => first.to_string(),
+            _ => text,
+        }
+    };
+    let (set, defines) = parse_script_options(&args.scripts, &args.defines)
+        .map_err(|e| Failure::new(first_line(&e)))?;
+    set.check_protocol(args.protocol.into())
+        .map_err(|e| Failure::new(first_line(&e)))?;
+    Ok(Some((set, defines)))
 }
 
 /// Where the load goes and how the mode is set there.
@@ -76,7 +123,7 @@ struct Where {
 /// and puts the configuration back whatever happened. A remote mode without a synchronous
 /// standby is refused before anything changes.
 async fn on_patroni(
-    args: &RunArgs,
+    args: &Job<'_>,
     patroni: &Patroni,
     base: &Target,
     interrupt: &Interrupt,
@@ -113,7 +160,7 @@ async fn on_patroni(
 fn standby_or_refuse(
     found: Result<(), ControlError>,
     mode: &str,
-    args: &RunArgs,
+    args: &Job<'_>,
     patroni: &Patroni,
 ) -> Result<(), Failure> {
     match found {
@@ -133,7 +180,7 @@ fn standby_or_refuse(
 }
 
 async fn switch_and_measure(
-    args: &RunArgs,
+    args: &Job<'_>,
     patroni: &Patroni,
     base: &Target,
     budget: Duration,
@@ -178,7 +225,7 @@ async fn switch_and_measure(
 }
 
 /// Starts a lab cluster for this run, loads it, measures it through Patroni, and stops it.
-async fn on_lab(args: &RunArgs, conn: &ConnOptions, interrupt: &Interrupt) -> Result<u8, Failure> {
+async fn on_lab(args: &Job<'_>, conn: &ConnOptions, interrupt: &Interrupt) -> Result<u8, Failure> {
     let spec = lab_spec("run", 3, 0, false);
     eprintln!(
         "no target given (-h, a connection string, PGHOST or --patroni): starting a 3-node lab cluster in {}",
@@ -190,7 +237,7 @@ async fn on_lab(args: &RunArgs, conn: &ConnOptions, interrupt: &Interrupt) -> Re
 }
 
 async fn measure_lab(
-    args: &RunArgs,
+    args: &Job<'_>,
     conn: &ConnOptions,
     lab: &Lab,
     interrupt: &Interrupt,
@@ -198,11 +245,12 @@ async fn measure_lab(
     let patroni = lab.patroni();
     let base = member_target(conn)?;
     let (_, leader) = control::leader_target(&patroni, &base).await?;
-    eprintln!("lab: loading scale {} on the leader", args.lab_scale);
+    let scale = args.scale.unwrap_or(LAB_SCALE);
+    eprintln!("lab: loading scale {scale} on the leader");
     let client = leader.connect().await?;
     let mut silent = Silent;
     tokio::select! {
-        r = init::ensure_scale(&client, leader.dbname(), args.lab_scale, &mut silent) => { r?; }
+        r = init::ensure_scale(&client, leader.dbname(), scale, &mut silent) => { r?; }
         _ = interrupt.wait() => return Err(interrupted_failure()),
     }
     drop(client);
@@ -211,7 +259,7 @@ async fn measure_lab(
 
 /// Checks --json, --hlog and --out (or the folder the saved Patroni configuration goes to)
 /// before anything connects or a lab starts.
-fn check_outputs(args: &RunArgs, conn: &ConnOptions) -> Result<(), Failure> {
+fn check_outputs(args: &Job<'_>, conn: &ConnOptions) -> Result<(), Failure> {
     let mut outputs = Vec::new();
     if let Some(p) = &args.json {
         outputs.push(Output::File("--json", p));
@@ -247,31 +295,39 @@ fn out_dir(args: &RunArgs) -> PathBuf {
 }
 
 /// What the server must offer before any load, and before a cluster is changed for it:
-/// writes where the script writes, pgbench's tables, a connection slot per client.
+/// writes where a built-in writes, pgbench's tables where a built-in runs (its scale, as
+/// pgbench reads it; a script's `scale` is -s or 1 otherwise), a connection slot per client.
 async fn preflight(
-    args: &RunArgs,
+    args: &Job<'_>,
     target: &Target,
-) -> Result<(tokio_postgres::Client, server::ServerFacts, server::Tables), Failure> {
-    let builtin = args.builtin();
+) -> Result<(tokio_postgres::Client, server::ServerFacts, i64), Failure> {
     let control = target.connect().await?;
     let facts = server::facts(&control).await?;
-    if facts.in_recovery && builtin.writes() {
+    if let Some(builtin) = args.builtin()
+        && facts.in_recovery
+        && builtin.writes()
+    {
         return Err(ProbeError::ReadOnly {
             workload: builtin.name(),
         }
         .into());
     }
-    let tables = server::pgbench_tables(&control, target.dbname()).await?;
+    let scale = if args.uses_builtins() {
+        server::pgbench_tables(&control, target.dbname())
+            .await?
+            .scale
+    } else {
+        args.scale.unwrap_or(1)
+    };
     facts.check_clients(args.clients as usize)?;
-    Ok((control, facts, tables))
+    Ok((control, facts, scale))
 }
 
-async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8, Failure> {
-    let builtin = args.builtin();
+async fn measure(args: &Job<'_>, at: Where, interrupt: &Interrupt) -> Result<u8, Failure> {
     let clients = args.clients as usize;
     let target = &at.target;
 
-    let (control, facts, tables) = preflight(args, target).await?;
+    let (control, facts, scale) = preflight(args, target).await?;
     for sql in &at.session_setup {
         control.batch_execute(sql).await.map_err(|e| {
             Failure::new(format!("cannot {sql}: {}", crate::pg::error::describe(&e)))
@@ -284,8 +340,19 @@ async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8,
         .map_err(|e| Failure::new(crate::pg::error::describe(&e)))?;
     drop(control);
 
+    let scripts = args.scripts.as_ref().map(|(set, defines)| {
+        Arc::new(Scripts {
+            set: set.clone(),
+            defines: defines.clone(),
+            scale,
+        })
+    });
     let options = RunOptions {
-        builtin,
+        builtin: args.builtin(),
+        scripts: scripts
+            .as_ref()
+            .map(|s| script_infos(&s.set))
+            .unwrap_or_default(),
         protocol: args.protocol,
         clients,
         threads: args.threads as usize,
@@ -295,16 +362,19 @@ async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8,
         },
         transactions_per_client: args.transactions,
         warmup: args.warmup,
-        scale: tables.scale,
+        scale,
         sync_commit: args.sync_commit,
         seed: args.seed.unwrap_or_else(clock_seed),
+        rate: args.rate,
+        latency_limit_ms: args.latency_limit,
+        max_tries: args.max_tries,
     };
     let config = EngineConfig {
         session_setup: at.session_setup.clone(),
         expect_synchronous_commit: args
             .sync_commit
             .or_else(|| SyncCommit::from_server(&synchronous_commit)),
-        ..options.engine_config()
+        ..options.engine_config(scripts)
     };
 
     let mut hlog = match &args.hlog {
@@ -368,11 +438,25 @@ async fn measure(args: &RunArgs, at: Where, interrupt: &Interrupt) -> Result<u8,
     }
     Ok(if result.summary.interrupted {
         interrupted_failure().code
-    } else if result.summary.clients_lost > 0 || result.summary.failed > 0 {
+    } else if result.summary.clients_lost > 0
+        || result.summary.clients_aborted > 0
+        || result.summary.failed > 0
+    {
         EXIT_INCOMPLETE
     } else {
         0
     })
+}
+
+/// The scripts as a result records them.
+fn script_infos(set: &ScriptSet) -> Vec<ScriptInfo> {
+    set.scripts()
+        .iter()
+        .map(|w| ScriptInfo {
+            name: w.script.name().to_string(),
+            weight: w.weight,
+        })
+        .collect()
 }
 
 fn clock_seed() -> u64 {

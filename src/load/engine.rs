@@ -2,6 +2,8 @@
 //! a single-threaded tokio runtime (pgbench's thread model). Every client records into its own
 //! `Stats`; once a second the collector on the calling thread swaps them out and merges them
 //! into a tick, which observers (progress lines, interval log) see and the timeline keeps.
+//! Clients run as fast as they can, or at a fixed rate (`pacer`), retrying serialization
+//! failures and deadlocks up to `max_tries`.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -9,14 +11,14 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use rand::SeedableRng;
-use rand::rngs::SmallRng;
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::load::ledger::{Commit, Ledger, TxnClass};
 use crate::load::metrics::{Stats, TimelinePoint};
-use crate::load::session::{AuditSpec, Session};
-use crate::load::workload::{Builtin, Draw, Protocol};
+use crate::load::pacer::{Schedule, Timer};
+use crate::load::script::{Prng, Seeds};
+use crate::load::session::{AuditSpec, ClientSeeds, Session, ThreadChooser, TxnError};
+use crate::load::workload::{Protocol, Workload};
 use crate::pg::conn::Target;
 use crate::pg::mode::SyncCommit;
 
@@ -29,14 +31,21 @@ pub enum StopAfter {
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    pub builtin: Builtin,
+    pub workload: Workload,
     pub protocol: Protocol,
     pub clients: usize,
     pub threads: usize,
     pub stop: StopAfter,
     /// Load that runs but is not recorded, in whole seconds so it ends on a tick.
     pub warmup_secs: u64,
-    pub scale: i64,
+    /// Transactions per second over all clients (`-R`); as fast as possible when None.
+    pub rate: Option<f64>,
+    /// `--latency-limit`: at a fixed rate, transactions already this late are skipped; any
+    /// transaction over it is counted late, and not retried once over it.
+    pub latency_limit: Option<Duration>,
+    /// Runs a transaction may take on serialization failures and deadlocks (`--max-tries`;
+    /// 1 never retries, 0 retries without limit).
+    pub max_tries: u32,
     /// Statements each session runs once before the load.
     pub session_setup: Vec<String>,
     /// The mode every session must report after its setup, or the load does not start: a
@@ -86,6 +95,8 @@ pub struct Outcome {
     pub interrupted: bool,
     /// Clients whose connection was lost during the run.
     pub clients_lost: usize,
+    /// Clients their script stopped (an expression, `\gset` or shell error).
+    pub clients_aborted: usize,
     /// Transactions still running when the drain timeout ran out.
     pub abandoned: usize,
     /// Times a client connected again after losing its connection.
@@ -99,6 +110,8 @@ pub struct Outcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    #[error("cannot make a timer for the fixed rate: {0}")]
+    Timer(std::io::Error),
     #[error(transparent)]
     Connect(#[from] crate::pg::conn::ConnError),
     #[error("cannot prepare the benchmark session on {target}: {source}")]
@@ -132,10 +145,14 @@ struct Slot {
 
 struct Shared {
     phase: AtomicU8,
+    /// Woken when the phase becomes STOP: clients waiting for a scheduled start give up.
+    stopping: Notify,
     slots: Vec<Mutex<Slot>>,
     /// Clients still in their loop; after the stop signal, each of them is inside a transaction.
     running: AtomicUsize,
     lost: AtomicUsize,
+    /// Clients their script stopped (pgbench aborts such a client).
+    aborted: AtomicUsize,
     reconnects: AtomicUsize,
     session_modes: Mutex<BTreeMap<String, u64>>,
     all_done: Notify,
@@ -164,9 +181,11 @@ pub async fn run(
         } else {
             MEASURE
         }),
+        stopping: Notify::new(),
         slots: (0..config.clients).map(|_| Mutex::default()).collect(),
         running: AtomicUsize::new(config.clients),
         lost: AtomicUsize::new(0),
+        aborted: AtomicUsize::new(0),
         reconnects: AtomicUsize::new(0),
         session_modes: Mutex::default(),
         all_done: Notify::new(),
@@ -178,10 +197,30 @@ pub async fn run(
 
     let connect_start = Instant::now();
     let mut workers = Vec::new();
+    // pgbench's order: a generator per client, the hash seed, then per thread.
+    let mut seeds = Seeds::new(config.seed);
+    let (mut client_prngs, default_seed) = seeds.clients(config.clients);
     for thread in 0..config.threads {
         // Clients are dealt to threads round-robin, as pgbench does.
         let ids: Vec<usize> = (thread..config.clients).step_by(config.threads).collect();
+        let chooser = ThreadChooser::new(seeds.next_prng());
+        let throttle = seeds.next_prng();
+        let _log_sampling = seeds.next_prng();
         let worker = Worker {
+            chooser: chooser.clone(),
+            default_seed,
+            seeds: ids
+                .iter()
+                .map(|&id| ClientSeeds {
+                    builtin: client_seed(config.seed, id),
+                    script: std::mem::replace(&mut client_prngs[id], Prng::from_seed(0)),
+                    client_id: id as i64,
+                    random_seed: seeds.random_seed(),
+                    default_seed,
+                    chooser: chooser.clone(),
+                })
+                .collect(),
+            throttle,
             ids,
             config: config.clone(),
             target: target.clone(),
@@ -253,7 +292,7 @@ pub async fn run(
         let ends_run = deadline_tick == Some(tick_index);
         if ends_run {
             // Stop new transactions first, so the tick closes on what actually ran.
-            shared.phase.store(STOP, Ordering::Release);
+            shared.stop();
         }
         collector.tick(phase, next);
         if phase == Phase::Warmup && tick_index == config.warmup_secs {
@@ -264,7 +303,7 @@ pub async fn run(
             break;
         }
     }
-    shared.phase.store(STOP, Ordering::Release);
+    shared.stop();
 
     // Let transactions in flight finish (they count), within the drain timeout.
     let drain = async {
@@ -310,6 +349,7 @@ pub async fn run(
         started_at,
         interrupted,
         clients_lost: shared.lost.load(Ordering::Acquire),
+        clients_aborted: shared.aborted.load(Ordering::Acquire),
         abandoned,
     })
 }
@@ -321,6 +361,13 @@ async fn join(workers: Vec<std::thread::JoinHandle<()>>) {
         }
     })
     .await;
+}
+
+impl Shared {
+    fn stop(&self) {
+        self.phase.store(STOP, Ordering::Release);
+        self.stopping.notify_waiters();
+    }
 }
 
 struct Collector<'a, 'o> {
@@ -380,7 +427,7 @@ impl Collector<'_, '_> {
             .iter()
             .map(|s| {
                 let s = s.lock().expect("slot lock is never poisoned");
-                (s.measured.transactions() + s.measured.failed()) as usize
+                (s.measured.transactions() + s.measured.failed() + s.measured.skipped) as usize
             })
             .sum();
         if pending > 0 && self.measure_start.is_some() {
@@ -391,6 +438,12 @@ impl Collector<'_, '_> {
 
 struct Worker {
     ids: Vec<usize>,
+    /// Per client (in `ids` order): what its randomness starts from.
+    seeds: Vec<ClientSeeds>,
+    /// The thread's generator of fixed-rate start times.
+    throttle: Prng,
+    chooser: ThreadChooser,
+    default_seed: i64,
     config: EngineConfig,
     target: Target,
     shared: Arc<Shared>,
@@ -415,12 +468,27 @@ impl Worker {
     }
 
     async fn work(mut self) {
-        let opened = futures_util::future::join_all(self.ids.iter().map(|&id| self.open(id))).await;
+        let seeds = std::mem::take(&mut self.seeds);
+        let opened = futures_util::future::join_all(
+            self.ids
+                .iter()
+                .zip(seeds)
+                .map(|(&id, seeds)| open_session(&self.config, &self.target, id, seeds)),
+        )
+        .await;
         let sessions: Result<Vec<Session>, EngineError> = opened
             .into_iter()
             .collect::<Result<Vec<Session>, EngineError>>()
             .and_then(|s| self.check_modes(s));
-        let sessions = match sessions {
+        let timers: Result<Vec<Option<Timer>>, EngineError> = self
+            .ids
+            .iter()
+            .map(|_| match self.config.rate {
+                Some(_) => Timer::new().map(Some).map_err(EngineError::Timer),
+                None => Ok(None),
+            })
+            .collect();
+        let (sessions, timers) = match sessions.and_then(|s| Ok((s, timers?))) {
             Ok(s) => {
                 let _ = self.ready.send(Ok(()));
                 s
@@ -443,22 +511,35 @@ impl Worker {
             StopAfter::Transactions(n) => Some(n),
             StopAfter::Duration(_) => None,
         };
+        let start = *self
+            .shared
+            .start
+            .get()
+            .expect("the load starts before its clients");
+        let (chooser, default_seed) = (self.chooser.clone(), self.default_seed);
+        let schedule = self.config.rate.map(|rate| {
+            // Each thread takes its share of the rate, as pgbench's threads do.
+            Schedule::new(start, rate / self.config.threads as f64, self.throttle)
+        });
         let handles: Vec<_> = self
             .ids
             .iter()
             .zip(sessions)
-            .map(|(&id, session)| {
-                let rng = SmallRng::seed_from_u64(
-                    self.config.seed ^ (id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                );
+            .zip(timers)
+            .map(|((&id, session), timer)| {
+                let pace = schedule.clone().zip(timer);
                 tokio::spawn(client_loop(
                     id,
                     session,
                     self.shared.clone(),
-                    rng,
-                    quota,
-                    self.config.clone(),
-                    self.target.clone(),
+                    Client {
+                        quota,
+                        pace,
+                        config: self.config.clone(),
+                        target: self.target.clone(),
+                        chooser: chooser.clone(),
+                        default_seed,
+                    },
                 ))
             })
             .collect();
@@ -469,10 +550,6 @@ impl Worker {
                 for a in aborts { a.abort(); }
             }
         }
-    }
-
-    async fn open(&self, id: usize) -> Result<Session, EngineError> {
-        open_session(&self.config, &self.target, id).await
     }
 
     /// Counts the sessions by the mode they reported; refuses any that is not the one expected.
@@ -509,6 +586,7 @@ async fn open_session(
     config: &EngineConfig,
     target: &Target,
     id: usize,
+    seeds: ClientSeeds,
 ) -> Result<Session, EngineError> {
     let conn = crate::load::wire::connect(target)
         .await
@@ -519,10 +597,11 @@ async fn open_session(
     });
     Session::open(
         conn,
-        config.builtin,
+        &config.workload,
         config.protocol,
         &config.session_setup,
         audit.as_ref(),
+        seeds,
     )
     .await
     .map_err(|e| EngineError::Setup {
@@ -531,16 +610,70 @@ async fn open_session(
     })
 }
 
-async fn client_loop(
-    id: usize,
-    mut session: Session,
-    shared: Arc<Shared>,
-    mut rng: SmallRng,
+/// The seed of a client's built-in draws.
+fn client_seed(seed: u64, id: usize) -> u64 {
+    seed ^ (id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// What a client loop runs with besides its session.
+struct Client {
+    /// Transactions to run (`-t`).
     quota: Option<u64>,
+    /// At a fixed rate: the thread's schedule and this client's timer.
+    pace: Option<(Schedule, Timer)>,
     config: EngineConfig,
     target: Target,
-) {
-    let audited = config.audit_run_id.is_some() && config.builtin.writes();
+    /// The thread's script chooser and the run's hash seed, for a session opened again.
+    chooser: ThreadChooser,
+    default_seed: i64,
+}
+
+impl Client {
+    /// Seeds for a session opened again after a lost connection: fresh draws (not the
+    /// start's again), the run's hash seed and the thread's chooser.
+    fn seeds_again(&self, id: usize, reconnects: u64) -> ClientSeeds {
+        let seed = client_seed(self.config.seed, id)
+            ^ (reconnects + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
+        ClientSeeds {
+            builtin: seed,
+            script: Prng::from_seed(seed),
+            client_id: id as i64,
+            random_seed: self.config.seed as i64,
+            default_seed: self.default_seed,
+            chooser: self.chooser.clone(),
+        }
+    }
+
+    /// Another run of a failed transaction is allowed: a serialization failure or deadlock,
+    /// tries left, not over the latency limit, the run not over (pgbench's rules).
+    fn may_retry(&self, e: &TxnError, tries: u32, started: Instant, shared: &Shared) -> bool {
+        e.is_retryable()
+            && (self.config.max_tries == 0 || tries < self.config.max_tries)
+            && self
+                .config
+                .latency_limit
+                .is_none_or(|limit| started.elapsed() <= limit)
+            && shared.phase.load(Ordering::Acquire) != STOP
+    }
+}
+
+/// Waits for a scheduled start; false when the run stops first.
+async fn wait_for_start(timer: &Timer, due: Instant, shared: &Shared) -> bool {
+    let stopping = shared.stopping.notified();
+    tokio::pin!(stopping);
+    stopping.as_mut().enable();
+    if shared.phase.load(Ordering::Acquire) == STOP {
+        return false;
+    }
+    tokio::select! {
+        r = timer.sleep_until(due) => r.is_ok(),
+        _ = stopping => false,
+    }
+}
+
+async fn client_loop(id: usize, mut session: Session, shared: Arc<Shared>, client: Client) {
+    let config = &client.config;
+    let audited = config.audit_run_id.is_some() && config.workload.audited_writes();
     if audited {
         shared.slots[id]
             .lock()
@@ -552,12 +685,42 @@ async fn client_loop(
         .get()
         .expect("the load starts before its clients");
     let mut done = 0u64;
+    let quota_met =
+        |phase: u8, done: u64| client.quota.is_some_and(|q| phase == MEASURE && done >= q);
     'load: loop {
         let phase = shared.phase.load(Ordering::Acquire);
-        if phase == STOP || quota.is_some_and(|q| phase == MEASURE && done >= q) {
+        if phase == STOP || quota_met(phase, done) {
             break;
         }
-        let draw = Draw::new(&mut rng, config.scale);
+        let scheduled = match &client.pace {
+            None => None,
+            Some((schedule, timer)) => {
+                let mut due = schedule.next_due();
+                if let Some(limit) = config.latency_limit {
+                    // Already later than the limit: skipped, as pgbench skips them.
+                    let now = Instant::now();
+                    while due + limit < now {
+                        let phase = shared.phase.load(Ordering::Acquire);
+                        if phase != WARMUP {
+                            shared.slots[id]
+                                .lock()
+                                .expect("slot lock is never poisoned")
+                                .measured
+                                .skipped += 1;
+                            done += 1;
+                        }
+                        if phase == STOP || quota_met(phase, done) {
+                            break 'load;
+                        }
+                        due = schedule.next_due();
+                    }
+                }
+                if !wait_for_start(timer, due, &shared).await {
+                    break;
+                }
+                Some(due)
+            }
+        };
         // The ledger lives in the slot so that a transaction abandoned at the drain timeout
         // stays on record, as indeterminate, until its outcome is known.
         let seq = if audited {
@@ -572,11 +735,19 @@ async fn client_loop(
             0
         };
         let begun = Instant::now();
-        let result = session.run_transaction(&draw, seq).await;
-        let latency_us = begun.elapsed().as_micros() as u64;
+        let started = scheduled.unwrap_or(begun);
+        let mut tries = 1;
+        let result = loop {
+            match session.run_transaction(tries > 1, seq).await {
+                Err(e) if client.may_retry(&e, tries, started, &shared) => tries += 1,
+                other => break other,
+            }
+        };
+        let end = Instant::now();
+        let latency_us = end.duration_since(started).as_micros() as u64;
         // A transaction belongs to the phase in which it completed.
         let measuring = shared.phase.load(Ordering::Acquire) != WARMUP;
-        let mut lost = false;
+        let mut ends = false;
         {
             let mut slot = shared.slots[id]
                 .lock()
@@ -597,31 +768,56 @@ async fn client_loop(
                     .last_mut()
                     .expect("pushed before the transaction") = class;
             }
+            let m = &mut slot.measured;
             match &result {
-                Ok(_) if measuring => slot.measured.record(latency_us),
+                Ok(_) if measuring => {
+                    match scheduled {
+                        Some(due) => m.record_paced(
+                            latency_us,
+                            end.duration_since(begun).as_micros() as u64,
+                            begun.duration_since(due).as_micros() as u64,
+                        ),
+                        None => m.record(latency_us),
+                    }
+                    if config
+                        .latency_limit
+                        .is_some_and(|limit| end.duration_since(started) > limit)
+                    {
+                        m.late += 1;
+                    }
+                    m.record_tries(tries);
+                }
                 Ok(_) => slot.warmup_transactions += 1,
                 Err(e) => {
                     if measuring {
-                        slot.measured.record_failure(e.kind());
+                        m.record_failure(e.kind());
+                        m.record_tries(tries);
                     }
-                    lost = e.lost;
+                    if let crate::load::session::Failure::Script(why) = &e.failure {
+                        eprintln!("{why}");
+                    }
+                    ends = e.ends_client();
                 }
             }
         }
         if measuring {
             done += 1;
         }
+        let lost = matches!(&result, Err(e) if e.lost);
+        if ends && !(lost && config.reconnect) {
+            let counter = if lost { &shared.lost } else { &shared.aborted };
+            counter.fetch_add(1, Ordering::AcqRel);
+            break;
+        }
         if lost {
-            if !config.reconnect {
-                shared.lost.fetch_add(1, Ordering::AcqRel);
-                break;
-            }
             // Follow the leader: connect again to whichever host accepts writes.
             loop {
                 if shared.phase.load(Ordering::Acquire) == STOP {
                     break 'load;
                 }
-                if let Ok(s) = open_session(&config, &target, id).await {
+                let reconnects = shared.reconnects.load(Ordering::Acquire) as u64;
+                let seeds = client.seeds_again(id, reconnects);
+                if let Ok(s) = open_session(config, &client.target, id, seeds).await {
                     // Counted, not refused: the load is already running.
                     count_mode(&shared, &s);
                     session = s;

@@ -1,5 +1,7 @@
 //! `--hlog FILE`: an HdrHistogram interval log, one V2 + DEFLATE histogram per measured second,
 //! readable by HdrHistogram's log tools in other languages (HistogramLogProcessor and friends).
+//! Untagged intervals hold the latency users see; at a fixed rate, intervals tagged `service`
+//! (from the actual start) and `lag` (schedule lag) follow each of them.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -7,9 +9,13 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use hdrhistogram::serialization::V2DeflateSerializer;
-use hdrhistogram::serialization::interval_log::IntervalLogWriterBuilder;
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
 use crate::load::engine::{Observer, Phase, Tick};
+
+/// Tags of a fixed-rate run's service-time and schedule-lag intervals.
+pub const SERVICE_TAG: &str = "service";
+pub const LAG_TAG: &str = "lag";
 
 #[derive(Debug, thiserror::Error)]
 pub enum HlogError {
@@ -81,13 +87,17 @@ impl HlogWriter {
         let mut log = IntervalLogWriterBuilder::new()
             .begin_log_with(&mut self.file, &mut self.serializer)
             .map_err(TickError::Io)?;
-        log.write_histogram(
-            &tick.stats.hist,
-            tick.since_start.saturating_sub(tick.duration),
-            tick.duration,
-            None,
-        )
-        .map_err(|e| TickError::Encode(format!("{e:?}")))?;
+        let from = tick.since_start.saturating_sub(tick.duration);
+        let stats = tick.stats;
+        let mut series = vec![(&stats.hist, None)];
+        if !stats.lag.is_empty() {
+            series.push((&stats.service, Tag::new(SERVICE_TAG)));
+            series.push((&stats.lag, Tag::new(LAG_TAG)));
+        }
+        for (h, tag) in series {
+            log.write_histogram(h, from, tick.duration, tag)
+                .map_err(|e| TickError::Encode(format!("{e:?}")))?;
+        }
         self.file.flush().map_err(TickError::Io)
     }
 

@@ -21,12 +21,25 @@ pub fn new_histogram() -> Histogram<u64> {
 }
 
 /// Latencies and failures of successful and failed transactions over some span of time.
+/// `hist` is the latency a user sees: from the first statement sent, or at a fixed rate
+/// (`-R`) from the scheduled start. At a fixed rate, `service` (from the actual start) and
+/// `lag` (how late the start was) are kept too.
 #[derive(Debug, Clone)]
 pub struct Stats {
     pub hist: Histogram<u64>,
     sum_us: f64,
     sum_sq_us: f64,
     pub failures: BTreeMap<String, u64>,
+    pub service: Histogram<u64>,
+    pub lag: Histogram<u64>,
+    lag_sum_us: f64,
+    /// Transactions not sent because they were already later than `--latency-limit`.
+    pub skipped: u64,
+    /// Transactions that completed later than `--latency-limit`.
+    pub late: u64,
+    /// Transactions run more than once (`--max-tries`), and the extra runs in all.
+    pub retried: u64,
+    pub retries: u64,
 }
 
 impl Default for Stats {
@@ -36,19 +49,53 @@ impl Default for Stats {
             sum_us: 0.0,
             sum_sq_us: 0.0,
             failures: BTreeMap::new(),
+            service: new_histogram(),
+            lag: new_histogram(),
+            lag_sum_us: 0.0,
+            skipped: 0,
+            late: 0,
+            retried: 0,
+            retries: 0,
         }
+    }
+}
+
+/// Records into an auto-resizing histogram; only a value beyond any resize is clamped.
+fn record_into(h: &mut Histogram<u64>, v: u64) {
+    if h.record(v).is_err() {
+        h.saturating_record(v);
     }
 }
 
 impl Stats {
     pub fn record(&mut self, latency_us: u64) {
-        // `record` resizes; only a value beyond any resize is clamped.
-        if self.hist.record(latency_us).is_err() {
-            self.hist.saturating_record(latency_us);
-        }
+        record_into(&mut self.hist, latency_us);
         let v = latency_us as f64;
         self.sum_us += v;
         self.sum_sq_us += v * v;
+    }
+
+    /// A transaction of a fixed-rate run: latency from its scheduled start, its service time
+    /// from its actual start, and the lag between the two.
+    pub fn record_paced(&mut self, latency_us: u64, service_us: u64, lag_us: u64) {
+        self.record(latency_us);
+        record_into(&mut self.service, service_us);
+        record_into(&mut self.lag, lag_us);
+        self.lag_sum_us += lag_us as f64;
+    }
+
+    /// A transaction that needed `tries` runs.
+    pub fn record_tries(&mut self, tries: u32) {
+        if tries > 1 {
+            self.retried += 1;
+            self.retries += u64::from(tries - 1);
+        }
+    }
+
+    /// Mean schedule lag (µs) of a fixed-rate run's transactions.
+    pub fn lag_mean_us(&self) -> Option<f64> {
+        let n = self.lag.len();
+        (n > 0).then(|| self.lag_sum_us / n as f64)
     }
 
     pub fn record_failure(&mut self, kind: &str) {
@@ -69,6 +116,19 @@ impl Stats {
         for (kind, n) in &other.failures {
             *self.failures.entry(kind.clone()).or_default() += n;
         }
+        if !other.lag.is_empty() {
+            self.service
+                .add(&other.service)
+                .expect("auto-resizing histograms of equal precision always merge");
+            self.lag
+                .add(&other.lag)
+                .expect("auto-resizing histograms of equal precision always merge");
+        }
+        self.lag_sum_us += other.lag_sum_us;
+        self.skipped += other.skipped;
+        self.late += other.late;
+        self.retried += other.retried;
+        self.retries += other.retries;
     }
 
     /// Empties the stats, keeping the histogram's allocation.
@@ -77,6 +137,13 @@ impl Stats {
         self.sum_us = 0.0;
         self.sum_sq_us = 0.0;
         self.failures.clear();
+        self.service.reset();
+        self.lag.reset();
+        self.lag_sum_us = 0.0;
+        self.skipped = 0;
+        self.late = 0;
+        self.retried = 0;
+        self.retries = 0;
     }
 
     pub fn transactions(&self) -> u64 {
@@ -100,20 +167,33 @@ impl Stats {
     }
 
     pub fn latency(&self) -> Option<LatencySummary> {
-        let h = &self.hist;
-        let ms = |us: u64| us as f64 / 1000.0;
-        Some(LatencySummary {
-            mean: self.mean_us()? / 1000.0,
-            stddev: self.stddev_us()? / 1000.0,
-            min: ms(h.min()),
-            p50: ms(h.value_at_quantile(0.50)),
-            p90: ms(h.value_at_quantile(0.90)),
-            p95: ms(h.value_at_quantile(0.95)),
-            p99: ms(h.value_at_quantile(0.99)),
-            p99_9: ms(h.value_at_quantile(0.999)),
-            max: ms(h.max()),
-        })
+        summarize(&self.hist, self.mean_us()?, self.stddev_us()?)
     }
+
+    /// At a fixed rate, the service time's figures (mean and deviation from its histogram:
+    /// the exact sums are kept for the latency users see).
+    pub fn service_latency(&self) -> Option<LatencySummary> {
+        let h = &self.service;
+        if h.is_empty() {
+            return None;
+        }
+        summarize(h, h.mean(), h.stdev())
+    }
+}
+
+fn summarize(h: &Histogram<u64>, mean_us: f64, stddev_us: f64) -> Option<LatencySummary> {
+    let ms = |us: u64| us as f64 / 1000.0;
+    Some(LatencySummary {
+        mean: mean_us / 1000.0,
+        stddev: stddev_us / 1000.0,
+        min: ms(h.min()),
+        p50: ms(h.value_at_quantile(0.50)),
+        p90: ms(h.value_at_quantile(0.90)),
+        p95: ms(h.value_at_quantile(0.95)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p99_9: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+    })
 }
 
 /// Latency figures in milliseconds.
@@ -142,6 +222,16 @@ pub struct TimelinePoint {
     pub tps: f64,
     /// Latency in milliseconds; absent when no transaction completed in the interval.
     pub latency: Option<IntervalLatency>,
+    /// Transactions skipped for `--latency-limit` (fixed rate only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u64,
+    /// Mean schedule lag in milliseconds (fixed rate only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_mean: Option<f64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -171,6 +261,8 @@ impl Stats {
                 p99: l.p99,
                 max: l.max,
             }),
+            skipped: self.skipped,
+            lag_mean: self.lag_mean_us().map(|us| us / 1000.0),
         }
     }
 }

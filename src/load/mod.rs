@@ -12,6 +12,7 @@ pub mod hlog;
 pub mod init;
 pub mod ledger;
 pub mod metrics;
+pub mod pacer;
 pub mod progress;
 pub mod run_result;
 pub mod script;

@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::load::engine::{EngineConfig, Outcome, StopAfter};
 use crate::load::metrics::{self, LatencySummary, TimelinePoint};
-use crate::load::workload::{Builtin, Protocol};
+use crate::load::workload::{Builtin, Protocol, Scripts, Workload};
 use crate::pg::mode::SyncCommit;
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: scripts, fixed rate (`-R`), latency limit and retries; version 1 results still load.
+pub const SCHEMA_VERSION: u32 = 2;
 pub const SCHEMA_ID: &str = "pgsyncbench/run-result";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,7 +32,13 @@ pub struct RunResult {
     /// Failed transactions by SQLSTATE (`connection` when the session was lost).
     pub failures: BTreeMap<String, u64>,
     pub timeline: Vec<TimelinePoint>,
+    /// Latency: from the first statement, or at a fixed rate from the scheduled start.
     pub histogram: EncodedHistogram,
+    /// At a fixed rate: service time (from the actual start) and schedule lag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_histogram: Option<EncodedHistogram>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_histogram: Option<EncodedHistogram>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,9 +74,21 @@ pub struct TargetInfo {
     pub sync_standby_attached: Option<bool>,
 }
 
+/// A script of a run and its weight (`-f FILE@W`, `-b NAME@W`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptInfo {
+    /// The file, or `<builtin: ...>`.
+    pub name: String,
+    pub weight: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunOptions {
-    pub builtin: Builtin,
+    /// The built-in run on the fast path; null when `scripts` ran instead.
+    pub builtin: Option<Builtin>,
+    /// Script files and weighted built-ins; empty for a single built-in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scripts: Vec<ScriptInfo>,
     pub protocol: Protocol,
     pub clients: usize,
     pub threads: usize,
@@ -82,21 +101,65 @@ pub struct RunOptions {
     /// The mode this run asked for with `--sync-commit`; null when it used the server's.
     pub sync_commit: Option<SyncCommit>,
     pub seed: u64,
+    /// Transactions per second over all clients (`-R`); null when as fast as possible.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// `--latency-limit` in milliseconds.
+    #[serde(default)]
+    pub latency_limit_ms: Option<f64>,
+    /// `--max-tries` (1: no retries; 0: without limit).
+    #[serde(default = "one_try")]
+    pub max_tries: u32,
+}
+
+fn one_try() -> u32 {
+    1
 }
 
 impl RunOptions {
+    /// Options of a closed-loop run of a built-in, every other setting at its default.
+    pub fn builtin(builtin: Builtin) -> RunOptions {
+        RunOptions {
+            builtin: Some(builtin),
+            scripts: Vec::new(),
+            protocol: Protocol::Simple,
+            clients: 1,
+            threads: 1,
+            duration: None,
+            transactions_per_client: None,
+            warmup: 0,
+            scale: 1,
+            sync_commit: None,
+            seed: 0,
+            rate: None,
+            latency_limit_ms: None,
+            max_tries: 1,
+        }
+    }
+
     /// The engine's settings for this load: no session setup, no audit, clients end when
     /// their connection is lost, 10 s for the last transactions to finish. Callers change
-    /// what differs.
-    pub fn engine_config(&self) -> EngineConfig {
+    /// what differs. `scripts` are the loaded scripts when `self.scripts` names some.
+    pub fn engine_config(&self, scripts: Option<std::sync::Arc<Scripts>>) -> EngineConfig {
+        let workload = match (scripts, self.builtin) {
+            (Some(s), _) => Workload::Scripts(s),
+            (None, b) => Workload::Builtin {
+                builtin: b.unwrap_or(Builtin::TpcbLike),
+                scale: self.scale,
+            },
+        };
         EngineConfig {
-            builtin: self.builtin,
+            workload,
             protocol: self.protocol,
             clients: self.clients,
             threads: self.threads,
             stop: self.stop(),
             warmup_secs: self.warmup,
-            scale: self.scale,
+            rate: self.rate,
+            latency_limit: self
+                .latency_limit_ms
+                .map(|ms| std::time::Duration::from_secs_f64(ms / 1000.0)),
+            max_tries: self.max_tries,
             session_setup: Vec::new(),
             expect_synchronous_commit: self.sync_commit,
             seed: self.seed,
@@ -115,7 +178,7 @@ impl RunOptions {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub transactions: u64,
     pub failed: u64,
@@ -132,6 +195,48 @@ pub struct Summary {
     pub clients_lost: usize,
     /// Transactions still waiting when the run gave up on them.
     pub abandoned: usize,
+    /// Clients their script stopped (pgbench's "client N aborted").
+    #[serde(default)]
+    pub clients_aborted: usize,
+    /// Transactions skipped because they were already later than `--latency-limit`.
+    #[serde(default)]
+    pub skipped: u64,
+    /// Completed transactions over `--latency-limit`.
+    #[serde(default)]
+    pub late: u64,
+    /// Transactions run more than once (`--max-tries`), and the extra runs in all.
+    #[serde(default)]
+    pub retried: u64,
+    #[serde(default)]
+    pub retries: u64,
+    /// At a fixed rate: how late transactions started (pgbench's "schedule lag").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_lag_ms: Option<LagSummary>,
+    /// At a fixed rate: latency from the actual start, without the lag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_latency_ms: Option<LatencySummary>,
+}
+
+/// Schedule lag in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LagSummary {
+    pub mean: f64,
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl LagSummary {
+    fn of(stats: &metrics::Stats) -> Option<LagSummary> {
+        let h = &stats.lag;
+        let ms = |us: u64| us as f64 / 1000.0;
+        Some(LagSummary {
+            mean: stats.lag_mean_us()? / 1000.0,
+            p50: ms(h.value_at_quantile(0.5)),
+            p99: ms(h.value_at_quantile(0.99)),
+            max: ms(h.max()),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,6 +264,7 @@ impl RunResult {
     pub fn new(options: RunOptions, target: TargetInfo, outcome: &Outcome) -> RunResult {
         let total = &outcome.total;
         let secs = outcome.measured.as_secs_f64();
+        let paced = options.rate.is_some();
         RunResult {
             schema: SCHEMA_ID.into(),
             schema_version: SCHEMA_VERSION,
@@ -181,10 +287,19 @@ impl RunResult {
                 interrupted: outcome.interrupted,
                 clients_lost: outcome.clients_lost,
                 abandoned: outcome.abandoned,
+                clients_aborted: outcome.clients_aborted,
+                skipped: total.skipped,
+                late: total.late,
+                retried: total.retried,
+                retries: total.retries,
+                schedule_lag_ms: LagSummary::of(total),
+                service_latency_ms: total.service_latency(),
             },
             failures: total.failures.clone(),
             timeline: outcome.timeline.clone(),
             histogram: EncodedHistogram::of(&total.hist),
+            service_histogram: paced.then(|| EncodedHistogram::of(&total.service)),
+            lag_histogram: paced.then(|| EncodedHistogram::of(&total.lag)),
         }
     }
 }
@@ -214,22 +329,19 @@ mod tests {
             started_at: std::time::UNIX_EPOCH,
             interrupted: false,
             clients_lost: 0,
+            clients_aborted: 0,
             abandoned: 0,
             reconnects: 0,
             ledgers: Vec::new(),
             session_synchronous_commit: BTreeMap::from([("local".to_string(), 2)]),
         };
         let options = RunOptions {
-            builtin: Builtin::TpcbLike,
             protocol: Protocol::Prepared,
             clients: 2,
-            threads: 1,
             duration: Some(1),
-            transactions_per_client: None,
-            warmup: 0,
-            scale: 1,
             sync_commit: Some(SyncCommit::Local),
             seed: 1,
+            ..RunOptions::builtin(Builtin::TpcbLike)
         };
         let target = TargetInfo {
             connection: "host=h".into(),

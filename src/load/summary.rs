@@ -15,12 +15,20 @@ pub fn render(r: &RunResult) -> String {
         "pgsyncbench {} (server {})",
         r.tool.version, r.target.server_version
     );
-    let _ = writeln!(w, "transaction type: {}", o.builtin.description());
+    let _ = writeln!(w, "transaction type: {}", transaction_type(r));
     let _ = writeln!(w, "scaling factor: {}", o.scale);
     let _ = writeln!(w, "query mode: {}", o.protocol.as_str());
     let _ = writeln!(w, "number of clients: {}", o.clients);
     let _ = writeln!(w, "number of threads: {}", o.threads);
-    let _ = writeln!(w, "maximum number of tries: 1");
+    if o.max_tries > 0 {
+        let _ = writeln!(w, "maximum number of tries: {}", o.max_tries);
+    }
+    if let Some(rate) = o.rate {
+        let _ = writeln!(
+            w,
+            "target rate: {rate} tps (latency counted from each scheduled start)"
+        );
+    }
     let _ = writeln!(
         w,
         "synchronous_commit: {}{}",
@@ -49,16 +57,60 @@ pub fn render(r: &RunResult) -> String {
     if o.warmup > 0 {
         let _ = writeln!(w, "warmup: {} s (not measured)", o.warmup);
     }
-    let attempted = s.transactions + s.failed;
-    let pct = if attempted > 0 {
-        100.0 * s.failed as f64 / attempted as f64
-    } else {
-        0.0
+    // pgbench's denominators: every transaction, skipped and failed ones included.
+    let attempted = s.transactions + s.failed + s.skipped;
+    let pct = |n: u64| {
+        if attempted > 0 {
+            100.0 * n as f64 / attempted as f64
+        } else {
+            0.0
+        }
     };
-    let _ = writeln!(w, "number of failed transactions: {} ({pct:.3}%)", s.failed);
+    let _ = writeln!(
+        w,
+        "number of failed transactions: {} ({:.3}%)",
+        s.failed,
+        pct(s.failed)
+    );
+    if o.max_tries != 1 {
+        let _ = writeln!(
+            w,
+            "number of transactions retried: {} ({:.3}%)",
+            s.retried,
+            pct(s.retried)
+        );
+        let _ = writeln!(w, "total number of retries: {}", s.retries);
+    }
+    if let Some(limit) = o.latency_limit_ms {
+        if o.rate.is_some() {
+            let _ = writeln!(
+                w,
+                "number of transactions skipped: {} ({:.3}%)",
+                s.skipped,
+                pct(s.skipped)
+            );
+        }
+        let late_pct = if s.transactions > 0 {
+            100.0 * s.late as f64 / s.transactions as f64
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            w,
+            "number of transactions above the {limit:.1} ms latency limit: {}/{} ({late_pct:.3}%)",
+            s.late, s.transactions
+        );
+    }
     if let Some(l) = &s.latency_ms {
         let _ = writeln!(w, "latency average = {:.3} ms", l.mean);
         let _ = writeln!(w, "latency stddev = {:.3} ms", l.stddev);
+    }
+    if let Some(lag) = &s.schedule_lag_ms {
+        let _ = writeln!(
+            w,
+            "rate limit schedule lag: avg {:.3} (max {:.3}) ms",
+            lag.mean, lag.max
+        );
     }
     let _ = writeln!(
         w,
@@ -86,6 +138,20 @@ pub fn render(r: &RunResult) -> String {
             let _ = writeln!(w, "  {code:<11}{n:>8}");
         }
     }
+    if let Some(l) = &s.service_latency_ms {
+        let _ = writeln!(
+            w,
+            "service time (from the actual start): avg {:.3}, p50 {:.3}, p99 {:.3}, max {:.3} ms",
+            l.mean, l.p50, l.p99, l.max
+        );
+    }
+    if s.clients_aborted > 0 {
+        let _ = writeln!(
+            w,
+            "{} of {} clients were aborted by a script error; the results above are incomplete",
+            s.clients_aborted, o.clients
+        );
+    }
     if s.clients_lost > 0 {
         let _ = writeln!(
             w,
@@ -104,6 +170,15 @@ pub fn render(r: &RunResult) -> String {
         let _ = writeln!(w, "run interrupted: the results cover the time until then");
     }
     out
+}
+
+/// pgbench's "transaction type": the one script's name, or "multiple scripts".
+fn transaction_type(r: &RunResult) -> &str {
+    match (r.options.builtin, r.options.scripts.as_slice()) {
+        (Some(b), _) => b.description(),
+        (None, [one]) => &one.name,
+        _ => "multiple scripts",
+    }
 }
 
 fn standby_note(r: &RunResult) -> &'static str {

@@ -1,5 +1,6 @@
-//! pgbench's built-in scripts: their exact SQL, their random ranges, and how each statement is
-//! sent under the simple, extended and prepared query protocols.
+//! What the clients run: pgbench's built-in scripts on a fast path (their exact SQL, their
+//! random ranges, and how each statement is sent under the simple, extended and prepared
+//! query protocols), or script files in pgbench's language (`load::script`).
 
 use std::fmt::Write as _;
 
@@ -39,12 +40,57 @@ pub enum Protocol {
     Prepared,
 }
 
+impl From<Protocol> for crate::load::script::Protocol {
+    fn from(p: Protocol) -> Self {
+        match p {
+            Protocol::Simple => crate::load::script::Protocol::Simple,
+            Protocol::Extended => crate::load::script::Protocol::Extended,
+            Protocol::Prepared => crate::load::script::Protocol::Prepared,
+        }
+    }
+}
+
 impl Protocol {
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Simple => "simple",
             Protocol::Extended => "extended",
             Protocol::Prepared => "prepared",
+        }
+    }
+}
+
+/// What every client runs.
+#[derive(Debug, Clone)]
+pub enum Workload {
+    /// One built-in, on the fast path (no interpreter).
+    Builtin { builtin: Builtin, scale: i64 },
+    /// Script files and weighted built-ins (`-f`, `-b NAME@W`), through the interpreter.
+    Scripts(std::sync::Arc<Scripts>),
+}
+
+/// The scripts of a run and the variables every client starts with.
+#[derive(Debug)]
+pub struct Scripts {
+    pub set: crate::load::script::ScriptSet,
+    /// `-D` definitions.
+    pub defines: crate::load::script::Variables,
+    /// The `scale` variable's value.
+    pub scale: i64,
+}
+
+impl Workload {
+    /// Whether its transactions write (an audit needs them to): built-ins only; scripts are
+    /// not audited.
+    pub fn audited_writes(&self) -> bool {
+        matches!(self, Workload::Builtin { builtin, .. } if builtin.writes())
+    }
+
+    /// pgbench's "transaction type" line.
+    pub fn description(&self) -> &str {
+        match self {
+            Workload::Builtin { builtin, .. } => builtin.description(),
+            Workload::Scripts(s) => s.set.description(),
         }
     }
 }
@@ -82,6 +128,17 @@ const UPDATE_BRANCHES: &str =
 const INSERT_HISTORY: &str = "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);";
 
 impl Builtin {
+    /// The built-in named exactly `name`.
+    pub fn from_name(name: &str) -> Option<Builtin> {
+        [
+            Builtin::TpcbLike,
+            Builtin::SimpleUpdate,
+            Builtin::SelectOnly,
+        ]
+        .into_iter()
+        .find(|b| b.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Builtin::TpcbLike => "tpcb-like",

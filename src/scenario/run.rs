@@ -376,18 +376,16 @@ impl Variant<'_> {
     fn options(&self, run_id: &str) -> RunOptions {
         let w = &self.scenario.workload;
         RunOptions {
-            builtin: w.builtin,
             protocol: w.protocol,
             clients: w.clients,
             threads: w.threads,
             duration: Some(w.duration),
-            transactions_per_client: None,
-            warmup: 0,
             scale: w.scale,
             sync_commit: self.settings.sync.synchronous_commit,
             seed: run_id
                 .bytes()
                 .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))),
+            ..RunOptions::builtin(w.builtin)
         }
     }
 
@@ -406,7 +404,7 @@ impl Variant<'_> {
             drain_timeout: DRAIN_TIMEOUT,
             audit_run_id: Some(run_id.to_string()),
             reconnect: true,
-            ..options.engine_config()
+            ..options.engine_config(None)
         };
         let (stop_tx, stop_rx) = channel::channel(false);
         let (latest_tx, latest_rx) = channel::channel(None);

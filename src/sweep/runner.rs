@@ -268,18 +268,17 @@ async fn run_cell(
 
     let seed = plan_seed(key);
     let options = RunOptions {
-        builtin: key.workload,
         protocol: plan.protocol,
         clients: key.clients,
         threads: key.threads,
         duration: Some(plan.duration),
-        transactions_per_client: None,
         warmup: plan.warmup,
         scale: key.scale,
         sync_commit: Some(key.mode),
         seed,
+        ..RunOptions::builtin(key.workload)
     };
-    let config = options.engine_config();
+    let config = options.engine_config(None);
     let hlog_path: PathBuf = Results::cell_path(dir, key, "hlog");
     let cells_dir = dir.join(folder::CELLS_DIR);
     std::fs::create_dir_all(&cells_dir).map_err(|e| SweepError::Folder {

@@ -51,8 +51,8 @@ pub use options::{
 pub use prng::{Prng, Seeds};
 pub use run::{Step, Transaction};
 pub use shell::{
-    ShellCall, assign_output as assign_shell_output, parse_output as parse_shell_output,
-    run_blocking as run_shell_blocking,
+    ShellCall, assign_output as assign_shell_output, execute_blocking as execute_shell_blocking,
+    parse_output as parse_shell_output, run_blocking as run_shell_blocking,
 };
 pub use sql::{MAX_PARAMS, SqlCommand, Store};
 pub use value::Value;

@@ -80,36 +80,39 @@ pub fn assign_output(vars: &mut Variables, var: &str, output: &[u8]) -> Result<(
 /// Runs the call with `sh -c`, blocking: for `\shell`, a non-zero exit is an error; for
 /// `\setshell`, the output is read and assigned.
 pub fn run_blocking(call: &ShellCall<'_>, vars: &mut Variables) -> Result<(), EvalError> {
-    let context = if call.assign.is_some() {
-        "setshell"
-    } else {
-        "shell"
-    };
+    let output = execute_blocking(&call.command_line, call.assign.is_some())?;
+    match (call.assign, output) {
+        (Some(var), Some(out)) => assign_output(vars, var, &out),
+        _ => Ok(()),
+    }
+}
+
+/// Runs a command line with `sh -c`, blocking, from owned inputs (so that an event loop can
+/// hand it to a blocking thread): with `capture` (`\setshell`) its standard output is
+/// returned; without, a non-zero exit is an error.
+pub fn execute_blocking(command_line: &str, capture: bool) -> Result<Option<Vec<u8>>, EvalError> {
+    let context = if capture { "setshell" } else { "shell" };
     let launch = |e: std::io::Error| EvalError::ShellLaunch {
         context,
         source: e.into(),
     };
     let mut cmd = Command::new("sh");
-    cmd.arg("-c").arg(&call.command_line);
-    match call.assign {
-        None => {
-            let status = cmd.status().map_err(launch)?;
-            if status.success() {
-                Ok(())
-            } else {
-                Err(EvalError::ShellFailed(status))
-            }
-        }
-        Some(var) => {
-            let mut child = cmd.stdout(Stdio::piped()).spawn().map_err(launch)?;
-            let mut out = Vec::new();
-            if let Some(mut stdout) = child.stdout.take() {
-                stdout.read_to_end(&mut out).map_err(launch)?;
-            }
-            child.wait().map_err(launch)?;
-            assign_output(vars, var, &out)
-        }
+    cmd.arg("-c").arg(command_line);
+    if !capture {
+        let status = cmd.status().map_err(launch)?;
+        return if status.success() {
+            Ok(None)
+        } else {
+            Err(EvalError::ShellFailed(status))
+        };
     }
+    let mut child = cmd.stdout(Stdio::piped()).spawn().map_err(launch)?;
+    let mut out = Vec::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        stdout.read_to_end(&mut out).map_err(launch)?;
+    }
+    child.wait().map_err(launch)?;
+    Ok(Some(out))
 }
 
 #[cfg(test)]

@@ -94,6 +94,37 @@ pub enum TxStatus {
     Failed,
 }
 
+/// One result of a statement, as `\gset` and `\aset` need it: its column names, how many
+/// rows it had and the last of them (a statement without rows, an INSERT say, has none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResultSet {
+    pub columns: Vec<String>,
+    pub rows: usize,
+    /// Column texts of the last row; `None` is SQL NULL.
+    pub last_row: Vec<Option<String>>,
+}
+
+/// What of the replies is kept.
+#[derive(Debug, Default)]
+enum Capture {
+    /// Nothing: rows are skipped unread (the benchmark's usual case).
+    #[default]
+    Nothing,
+    /// The first column of the first row.
+    FirstValue(Option<String>),
+    /// Every result; `open` while a result's rows are still coming.
+    Results { sets: Vec<ResultSet>, open: bool },
+}
+
+/// Which statement a Bind refers to.
+#[derive(Debug, Clone, Copy)]
+pub enum Statement<'a> {
+    /// Parsed anew with this text (the extended protocol).
+    Unnamed(&'a str),
+    /// Prepared before under this name.
+    Prepared(&'a str),
+}
+
 pub struct WireConn {
     stream: Stream,
     out: BytesMut,
@@ -101,8 +132,7 @@ pub struct WireConn {
     notices: Vec<ServerMessage>,
     status: TxStatus,
     lost: bool,
-    /// First column of the first row of the last reply, when asked for.
-    capture_value: Option<Option<String>>,
+    capture: Capture,
     /// Which of the target's hosts this session reached (0 for a single host).
     endpoint: usize,
 }
@@ -116,7 +146,7 @@ impl WireConn {
             notices: Vec::new(),
             status: TxStatus::Idle,
             lost: false,
-            capture_value: None,
+            capture: Capture::Nothing,
             endpoint: 0,
         }
     }
@@ -152,10 +182,93 @@ impl WireConn {
 
     /// The first column of the first row a query returns, as text.
     pub async fn query_value(&mut self, sql: &str) -> Result<Option<String>, WireError> {
-        self.capture_value = Some(None);
+        self.capture = Capture::FirstValue(None);
         let result = self.simple(sql).await;
-        let value = self.capture_value.take().flatten();
+        let value = match std::mem::take(&mut self.capture) {
+            Capture::FirstValue(v) => v,
+            _ => None,
+        };
         result.map(|()| value)
+    }
+
+    /// Keeps every result of the next round trip, for `take_results`.
+    pub fn capture_results(&mut self) {
+        self.capture = Capture::Results {
+            sets: Vec::new(),
+            open: false,
+        };
+    }
+
+    /// The results kept since `capture_results` (empty when none was asked for); capturing
+    /// ends.
+    pub fn take_results(&mut self) -> Vec<ResultSet> {
+        match std::mem::take(&mut self.capture) {
+            Capture::Results { sets, .. } => sets,
+            _ => Vec::new(),
+        }
+    }
+
+    /// Bind/Execute/Sync with text parameters (`None` is NULL): one round trip.
+    pub async fn execute_text<'p>(
+        &mut self,
+        statement: Statement<'_>,
+        params: impl Iterator<Item = Option<&'p str>>,
+    ) -> Result<(), WireError> {
+        self.queue_text(statement, params)?;
+        frontend::sync(&mut self.out);
+        self.round_trip().await
+    }
+
+    /// Buffers Bind/Execute (and Parse for an unnamed statement) without a Sync: a pipeline
+    /// sends them all with `sync`.
+    pub fn queue_text<'p>(
+        &mut self,
+        statement: Statement<'_>,
+        params: impl Iterator<Item = Option<&'p str>>,
+    ) -> Result<(), WireError> {
+        let name = match statement {
+            Statement::Unnamed(sql) => {
+                frontend::parse("", sql, std::iter::empty(), &mut self.out)
+                    .map_err(|e| WireError::Protocol(e.to_string()))?;
+                ""
+            }
+            Statement::Prepared(name) => name,
+        };
+        frontend::bind(
+            "",
+            name,
+            std::iter::empty(),
+            params,
+            |v, buf| match v {
+                Some(text) => {
+                    buf.extend_from_slice(text.as_bytes());
+                    Ok(IsNull::No)
+                }
+                None => Ok(IsNull::Yes),
+            },
+            std::iter::empty(),
+            &mut self.out,
+        )
+        .map_err(|_| WireError::Protocol("cannot encode parameters".into()))?;
+        if matches!(self.capture, Capture::Results { .. }) {
+            // Column names come only with a description of the portal.
+            frontend::describe(b'P', "", &mut self.out)
+                .map_err(|e| WireError::Protocol(e.to_string()))?;
+        }
+        frontend::execute("", 0, &mut self.out).map_err(|e| WireError::Protocol(e.to_string()))
+    }
+
+    /// Buffers a Parse of a named statement without a Sync (prepared inside a pipeline).
+    pub fn queue_prepare(&mut self, name: &str, sql: &str) -> Result<(), WireError> {
+        frontend::parse(name, sql, std::iter::empty(), &mut self.out)
+            .map_err(|e| WireError::Protocol(e.to_string()))
+    }
+
+    /// Sends what is buffered with a Sync and reads every reply up to ReadyForQuery (the end
+    /// of a pipeline); the first error is returned.
+    pub async fn sync(&mut self) -> Result<(), WireError> {
+        frontend::sync(&mut self.out);
+        self.round_trip().await
     }
 
     /// Prepares a named statement; parameter types are left for the server to infer, as
@@ -287,18 +400,10 @@ impl WireConn {
                     }),
                 }
             }
-            b'D' if matches!(self.capture_value, Some(None)) => {
+            b'D' | b'T' | b'C' | b'I' if !matches!(self.capture, Capture::Nothing) => {
                 let mut msg = self.inb.split_to(len + 1);
-                if let Ok(Some(Message::DataRow(row))) = Message::parse(&mut msg) {
-                    let buf = row.buffer();
-                    let value = row
-                        .ranges()
-                        .next()
-                        .ok()
-                        .flatten()
-                        .flatten()
-                        .map(|r| String::from_utf8_lossy(&buf[r]).into_owned());
-                    self.capture_value = Some(value);
+                if let Ok(Some(m)) = Message::parse(&mut msg) {
+                    self.capture.keep(m);
                 }
                 Reply::Other
             }
@@ -314,4 +419,58 @@ enum Reply {
     Ready,
     Error(ServerMessage),
     Other,
+}
+
+impl Capture {
+    /// Keeps what this capture wants of a row description, data row or command end.
+    fn keep(&mut self, m: Message) {
+        let text = |buf: &[u8], r: Option<std::ops::Range<usize>>| {
+            r.map(|r| String::from_utf8_lossy(&buf[r]).into_owned())
+        };
+        match (self, m) {
+            (Capture::FirstValue(v @ None), Message::DataRow(row)) => {
+                let buf = row.buffer();
+                *v = row
+                    .ranges()
+                    .next()
+                    .ok()
+                    .flatten()
+                    .and_then(|r| text(buf, r));
+            }
+            (Capture::Results { sets, open }, Message::RowDescription(d)) => {
+                let columns = d
+                    .fields()
+                    .map(|f| Ok(f.name().to_string()))
+                    .collect()
+                    .unwrap_or_default();
+                sets.push(ResultSet {
+                    columns,
+                    ..ResultSet::default()
+                });
+                *open = true;
+            }
+            (Capture::Results { sets, open: true }, Message::DataRow(row)) => {
+                let buf = row.buffer();
+                if let Some(set) = sets.last_mut() {
+                    set.rows += 1;
+                    set.last_row = row
+                        .ranges()
+                        .map(|r| Ok(text(buf, r)))
+                        .collect()
+                        .unwrap_or_default();
+                }
+            }
+            (
+                Capture::Results { sets, open },
+                Message::CommandComplete(_) | Message::EmptyQueryResponse,
+            ) => {
+                // A statement without a row description had no rows: a result of its own.
+                if !*open {
+                    sets.push(ResultSet::default());
+                }
+                *open = false;
+            }
+            _ => {}
+        }
+    }
 }
