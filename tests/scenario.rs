@@ -1,18 +1,32 @@
-//! The failure scenarios of workloads/scenarios/ run end to end on lab clusters, one at a time
-//! (each starts its own lab; two at once would fight over the CPU and blur the timings). Each
+//! The failure scenarios of workloads/scenarios/ run end to end on lab clusters, two at a time
+//! (each starts its own lab; their timings are seconds of Patroni's ttl and of the faults, which
+//! sharing two cores between two labs does not blur, while most of each run is waiting). Each
 //! must meet its own expectations (the binary exits 0 only then); the tests also check the
 //! facts behind them in the result JSON.
 
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use common::lab::{lab, with_rest_auth};
 use common::*;
 use serde_json::Value;
 
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+/// Scenarios running now; at most `AT_ONCE`.
+static RUNNING: Mutex<usize> = Mutex::new(0);
+static SLOT_FREED: Condvar = Condvar::new();
+const AT_ONCE: usize = 2;
+
+/// A place among the scenarios running at once, given back when dropped.
+struct Slot;
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        *RUNNING.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        SLOT_FREED.notify_one();
+    }
+}
 
 fn scenario_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -20,14 +34,20 @@ fn scenario_file(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs a scenario file on a lab it starts and returns its result; the scenario's own
-/// expectations must pass.
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+/// Waits for a place among the scenarios running at once.
+fn a_slot() -> Slot {
+    let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    while *running >= AT_ONCE {
+        running = SLOT_FREED.wait(running).unwrap_or_else(|e| e.into_inner());
+    }
+    *running += 1;
+    Slot
 }
 
+/// Runs a scenario file on a lab it starts and returns its result; the scenario's own
+/// expectations must pass.
 fn run(name: &str) -> Value {
-    let _one = one_at_a_time();
+    let _slot = a_slot();
     let out = std::env::temp_dir().join(format!(
         "pgsyncbench-scenariotest-{name}-{}",
         std::process::id()
@@ -281,7 +301,7 @@ fn added_replication_delay_raises_commit_latency_while_it_lasts() {
 
 #[test]
 fn a_switchover_on_any_patroni_cluster_loses_nothing_and_restores_the_configuration() {
-    let _one = one_at_a_time();
+    let _slot = a_slot();
     let l = lab();
     let before = l.config();
     let out = std::env::temp_dir().join(format!(
@@ -343,7 +363,7 @@ fn scenario_input_is_checked_before_anything_runs() {
     );
 
     // A member that is not in the cluster.
-    let _one = one_at_a_time();
+    let _slot = a_slot();
     let l = lab();
     let ghost = dir.join("ghost.toml");
     std::fs::write(&ghost, "name = \"ghost\"\n[workload]\nduration = 10\n[[actions]]\nat = 2\ndo = \"restart\"\nmember = \"node9\"\n").unwrap();
@@ -366,7 +386,7 @@ fn scenario_input_is_checked_before_anything_runs() {
 
 #[test]
 fn patroni_and_shell_actions_work_on_a_cluster_pgsyncbench_did_not_start() {
-    let _one = one_at_a_time();
+    let _slot = a_slot();
     let l = lab();
     let before = l.config();
     let dir = std::env::temp_dir().join(format!("pgsyncbench-actions-{}", std::process::id()));
@@ -434,7 +454,7 @@ max_primaries = 1
 
 #[test]
 fn ctrl_c_ends_a_scenario_undoes_its_faults_and_removes_its_lab() {
-    let _one = one_at_a_time();
+    let _slot = a_slot();
     let out =
         std::env::temp_dir().join(format!("pgsyncbench-scenario-ctrlc-{}", std::process::id()));
     let mut child = pgsyncbench()

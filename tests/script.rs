@@ -669,3 +669,157 @@ fn variables_in_sql_follow_pgbench_across_protocols() {
         ]
     );
 }
+
+/// `pgsyncbench run` with the same arguments as a pgbench run (plus the database).
+fn ours_ok(db: &str, args: &[&str]) -> Output {
+    common::check(
+        common::pgsyncbench()
+            .arg("run")
+            .args(args)
+            .args(common::server().conn_args(db))
+            .output()
+            .unwrap(),
+        &format!("pgsyncbench run {args:?}"),
+    )
+}
+
+/// The same script file run by pgbench and by `pgsyncbench run -f` leaves the same rows:
+/// every expression's value, `\gset` results, and the statement text that reached the
+/// server, under each protocol.
+#[test]
+fn run_f_leaves_the_rows_pgbench_leaves_for_the_expression_script() {
+    for protocol in ["simple", "extended", "prepared"] {
+        let quoted = protocol == "simple";
+        let path = temp_file(
+            &format!("run-expr-{protocol}.sql"),
+            &expression_script(quoted),
+        );
+        let args = [
+            "-t",
+            "60",
+            "-M",
+            protocol,
+            "--random-seed=5432",
+            "-Dfoo=-10.1",
+            "-Dx=+3",
+            "-f",
+            path.to_str().unwrap(),
+        ];
+        let theirs_db = expression_db(&format!("run_expr_pgbench_{protocol}"));
+        pgbench_ok(&theirs_db, &[&["-n"], &args[..]].concat());
+        let ours_db = expression_db(&format!("run_expr_ours_{protocol}"));
+        let out = ours_ok(&ours_db, &args);
+        assert!(
+            stdout_of(&out).contains("number of transactions actually processed: 60/60"),
+            "{}",
+            stdout_of(&out)
+        );
+        let theirs = rows(&theirs_db, "SELECT * FROM out ORDER BY i");
+        let ours = rows(&ours_db, "SELECT * FROM out ORDER BY i");
+        assert_eq!(theirs.len(), 60);
+        assert_eq!(theirs, ours, "{protocol}");
+    }
+}
+
+/// Seeded random draws, per client over several clients and threads, and a `-D` counter:
+/// the same rows from both tools.
+#[test]
+fn run_f_draws_pgbench_s_random_numbers_per_client() {
+    let text = "\\set k :k + 1\n\
+        \\set u random(1, 1000000)\n\
+        \\set e random_exponential(1, 1000, 3)\n\
+        \\set g random_gaussian(1, 1000, 2.5)\n\
+        \\set z random_zipfian(1, 1000, 1.07)\n\
+        \\set p permute(:u, 1000)\n\
+        \\set h hash(:u)\n\
+        INSERT INTO draws VALUES (:client_id, :k, :u, :e, :g, :z, :p, :h);\n";
+    let path = temp_file("run-random.sql", text);
+    let args = [
+        "-c",
+        "3",
+        "-j",
+        "2",
+        "-t",
+        "50",
+        "-M",
+        "prepared",
+        "--random-seed=777",
+        "-Dk=0",
+        "-f",
+        path.to_str().unwrap(),
+    ];
+    let mut tables = Vec::new();
+    for tool in ["pgbench", "ours"] {
+        let db = common::server().database(&format!("run_random_{tool}"));
+        common::server().psql(
+            &db,
+            "CREATE TABLE draws (c int, k int, u bigint, e bigint, g bigint, z bigint, p bigint, h bigint)",
+        );
+        if tool == "pgbench" {
+            pgbench_ok(&db, &[&["-n"], &args[..]].concat());
+        } else {
+            ours_ok(&db, &args);
+        }
+        tables.push(rows(&db, "SELECT * FROM draws ORDER BY c, k"));
+    }
+    assert_eq!(tables[0].len(), 150);
+    assert_eq!(tables[0], tables[1]);
+}
+
+/// Weighted scripts are chosen as pgbench chooses them (its per-thread generator), and
+/// `\if`, `\aset` and pipelines run.
+#[test]
+fn weighted_scripts_are_chosen_as_pgbench_chooses_them() {
+    let a = temp_file(
+        "run-weight-a.sql",
+        "SELECT 1 AS one, 2 AS two \\aset\n\
+         \\if :one + :two = 3\n\
+         INSERT INTO picks VALUES (:client_id, 'a');\n\
+         \\else\n\
+         INSERT INTO picks VALUES (:client_id, 'wrong');\n\
+         \\endif\n",
+    );
+    let b = temp_file(
+        "run-weight-b.sql",
+        "\\startpipeline\n\
+         INSERT INTO picks VALUES (:client_id, 'b');\n\
+         SELECT 1;\n\
+         \\endpipeline\n",
+    );
+    let weights = [format!("{}@3", a.display()), format!("{}@1", b.display())];
+    let args = [
+        "-c",
+        "2",
+        "-j",
+        "2",
+        "-t",
+        "80",
+        "-M",
+        "extended",
+        "--random-seed=99",
+        "-f",
+        &weights[0],
+        "-f",
+        &weights[1],
+    ];
+    let mut counts = Vec::new();
+    for tool in ["pgbench", "ours"] {
+        let db = common::server().database(&format!("run_weight_{tool}"));
+        common::server().psql(&db, "CREATE TABLE picks (c int, name text)");
+        if tool == "pgbench" {
+            pgbench_ok(&db, &[&["-n"], &args[..]].concat());
+        } else {
+            ours_ok(&db, &args);
+        }
+        counts.push(rows(
+            &db,
+            "SELECT c, name, count(*) FROM picks GROUP BY c, name ORDER BY c, name",
+        ));
+    }
+    assert_eq!(counts[0].len(), 4, "both scripts ran for both clients");
+    assert_eq!(counts[0], counts[1]);
+}
+
+fn stdout_of(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
