@@ -425,10 +425,10 @@ pub struct RunArgs {
     #[arg(short = 'N', long = "skip-some-updates")]
     pub skip_some_updates: bool,
     /// Rate: transactions per second over all clients, started on a Poisson schedule; latency counts from each transaction's scheduled start
-    #[arg(short = 'R', long = "rate", value_name = "TPS", value_parser = parse_positive)]
+    #[arg(short = 'R', long = "rate", value_name = "TPS", value_parser = parse_positive, allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Count transactions that take longer (ms); with --rate, skip those already that late before they start
-    #[arg(short = 'L', long = "latency-limit", value_name = "MS", value_parser = parse_positive)]
+    #[arg(short = 'L', long = "latency-limit", value_name = "MS", value_parser = parse_positive, allow_negative_numbers = true)]
     pub latency_limit: Option<f64>,
     /// Runs of a transaction on a serialization failure or deadlock (0: as many as the time allows)
     #[arg(long = "max-tries", value_name = "N", default_value_t = 1)]
