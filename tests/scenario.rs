@@ -13,6 +13,13 @@ use common::lab::{lab, with_rest_auth};
 use common::*;
 use serde_json::Value;
 
+/// Held by the tests that act on the one shared lab (`lab()`): never two at once there.
+static SHARED_LAB: Mutex<()> = Mutex::new(());
+
+fn shared_lab() -> std::sync::MutexGuard<'static, ()> {
+    SHARED_LAB.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Scenarios running now; at most `AT_ONCE`.
 static RUNNING: Mutex<usize> = Mutex::new(0);
 static SLOT_FREED: Condvar = Condvar::new();
@@ -301,6 +308,7 @@ fn added_replication_delay_raises_commit_latency_while_it_lasts() {
 
 #[test]
 fn a_switchover_on_any_patroni_cluster_loses_nothing_and_restores_the_configuration() {
+    let _shared = shared_lab();
     let _slot = a_slot();
     let l = lab();
     let before = l.config();
@@ -363,6 +371,7 @@ fn scenario_input_is_checked_before_anything_runs() {
     );
 
     // A member that is not in the cluster.
+    let _shared = shared_lab();
     let _slot = a_slot();
     let l = lab();
     let ghost = dir.join("ghost.toml");
@@ -386,6 +395,7 @@ fn scenario_input_is_checked_before_anything_runs() {
 
 #[test]
 fn patroni_and_shell_actions_work_on_a_cluster_pgsyncbench_did_not_start() {
+    let _shared = shared_lab();
     let _slot = a_slot();
     let l = lab();
     let before = l.config();
