@@ -12,6 +12,7 @@ pub mod engine;
 pub mod hlog;
 pub mod init;
 pub mod ledger;
+pub mod merge;
 pub mod metrics;
 pub mod pacer;
 pub mod progress;
