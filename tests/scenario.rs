@@ -44,12 +44,17 @@ fn scenario_file(name: &str) -> PathBuf {
 
 /// Waits for a place among the scenarios running at once.
 fn a_slot() -> Slot {
+    slots(1)
+}
+
+/// Waits until `n` places are free and takes them: `AT_ONCE` runs a scenario alone.
+fn slots(n: usize) -> Slot {
     let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-    while *running >= AT_ONCE {
+    while *running + n > AT_ONCE {
         running = SLOT_FREED.wait(running).unwrap_or_else(|e| e.into_inner());
     }
-    *running += 1;
-    Slot
+    *running += n;
+    Slot(n)
 }
 
 /// Runs a scenario file on a lab it starts and returns its result; the scenario's own
