@@ -3,40 +3,61 @@
 #
 #   docker/netfault.sh cut SERVICE     # docker network disconnect (the container keeps running)
 #   docker/netfault.sh heal SERVICE    # docker network connect, same address and DNS names
+#   docker/netfault.sh heal all        # every service this script cut and did not put back
 #
-# SERVICE: etcd, node1, node2, node3, haproxy. A plain `docker network connect` would give the
+# SERVICE: etcd, node1, node2, node3, haproxy, or a Patroni role: leader, sync_standby, replica
+# (the first member with that role in GET /cluster, asked of PATRONI_URLS, default the three
+# members' REST ports published on 127.0.0.1). A plain `docker network connect` would give the
 # container another address and drop its service name from Docker's DNS, and a member advertises
-# its address to the others (Patroni's connect_address): heal restores both. The address and
-# names are kept in /tmp/pgsyncbench-netfault/ between cut and heal.
+# its address to the others (Patroni's connect_address): heal restores both. What was cut is
+# kept in /tmp/pgsyncbench-netfault/ between cut and heal.
 # Environment: COMPOSE_FILE (default: docker/compose.yaml beside this script),
-# COMPOSE_PROJECT_NAME (default: from docker/.env).
+# COMPOSE_PROJECT_NAME (default: from docker/.env), PATRONI_URLS.
 set -euo pipefail
 DOCKER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 COMPOSE=(docker-compose -f "${COMPOSE_FILE:-$DOCKER_DIR/compose.yaml}")
 STATE_DIR=/tmp/pgsyncbench-netfault
+PATRONI_URLS=${PATRONI_URLS:-http://127.0.0.1:${PGSB_PORT_NODE1_API:-18008} http://127.0.0.1:${PGSB_PORT_NODE2_API:-18009} http://127.0.0.1:${PGSB_PORT_NODE3_API:-18010}}
 
 usage() {
-    sed -n '2,12p' "$0" >&2
+    sed -n '2,16p' "$0" >&2
     exit 2
+}
+die() {
+    echo "netfault: $*" >&2
+    exit 1
 }
 [ $# -eq 2 ] || usage
 action=$1 service=$2
-id=$("${COMPOSE[@]}" ps -q "$service" 2>/dev/null || true)
-[ -n "$id" ] || {
-    echo "netfault: no running container for service '$service' (is the cluster up?)" >&2
-    exit 1
-}
-state=$STATE_DIR/$id
 
-case $action in
-cut)
+member_with_role() { # ROLE -> member name, from the first member that answers
+    local url json
+    for url in $PATRONI_URLS; do
+        json=$(curl -fsS --max-time 2 "$url/cluster" 2>/dev/null) || continue
+        python3 -c '
+import json, sys
+names = [m["name"] for m in json.loads(sys.argv[1]).get("members", []) if m.get("role") == sys.argv[2]]
+print(names[0] if names else "")' "$json" "$1"
+        return 0
+    done
+    die "no member answered GET /cluster at $PATRONI_URLS"
+}
+
+container_of() { # SERVICE -> container id
+    local id
+    id=$("${COMPOSE[@]}" ps -q "$1" 2>/dev/null || true)
+    [ -n "$id" ] || die "no running container for service '$1' (is the cluster up?)"
+    echo "$id"
+}
+
+cut() { # SERVICE
+    local service=$1 id state nets net ip aliases
+    id=$(container_of "$service")
+    state=$STATE_DIR/$id
     nets=$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' "$id")
-    [ -n "${nets// /}" ] || {
-        echo "netfault: $service is on no network (already cut?)" >&2
-        exit 1
-    }
+    [ -n "${nets// /}" ] || die "$service is on no network (already cut?)"
     mkdir -p "$STATE_DIR"
-    : >"$state"
+    echo "# $service" >"$state"
     for net in $nets; do
         ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$id")
         aliases=$(docker inspect -f "{{range (index .NetworkSettings.Networks \"$net\").Aliases}}{{.}} {{end}}" "$id")
@@ -44,19 +65,50 @@ cut)
         docker network disconnect "$net" "$id"
         echo "netfault: $service cut off $net (was $ip)"
     done
-    ;;
-heal)
-    [ -f "$state" ] || {
-        echo "netfault: no record of cutting $service ($state); nothing to heal" >&2
-        exit 1
-    }
+}
+
+heal_state() { # STATE_FILE
+    local state=$1 id service net ip aliases a args
+    id=$(basename "$state")
+    service=$(sed -n '1s/^# //p' "$state")
     while read -r net ip aliases; do
+        case $net in '#'*) continue ;; esac
         args=(--ip "$ip")
         for a in $aliases; do args+=(--alias "$a"); done
         docker network connect "${args[@]}" "$net" "$id"
         echo "netfault: $service back on $net at $ip"
     done <"$state"
     rm -f "$state"
+}
+
+case $service in
+leader | sync_standby | replica)
+    [ "$action" = cut ] || die "heal takes a service name or 'all' (roles change while a member is cut off)"
+    role=$service
+    service=$(member_with_role "$role")
+    [ -n "$service" ] || die "no member has the role $role now"
+    ;;
+esac
+
+case $action in
+cut) cut "$service" ;;
+heal)
+    if [ "$service" = all ]; then
+        found=0
+        # this compose project's containers only (ps -q gives full ids, as the records do)
+        ours=" $("${COMPOSE[@]}" ps -q 2>/dev/null | tr '\n' ' ') "
+        for state in "$STATE_DIR"/*; do
+            [ -f "$state" ] || continue
+            case $ours in *" $(basename "$state") "*) ;; *) continue ;; esac
+            heal_state "$state"
+            found=1
+        done
+        [ "$found" = 1 ] || echo "netfault: nothing to heal"
+    else
+        id=$(container_of "$service")
+        [ -f "$STATE_DIR/$id" ] || die "no record of cutting $service ($STATE_DIR/$id); nothing to heal"
+        heal_state "$STATE_DIR/$id"
+    fi
     ;;
 *) usage ;;
 esac
