@@ -11,16 +11,18 @@
 # container another address and drop its service name from Docker's DNS, and a member advertises
 # its address to the others (Patroni's connect_address): heal restores both. What was cut is
 # kept in /tmp/pgsyncbench-netfault/ between cut and heal.
-# Environment: COMPOSE_FILE (default: docker/compose.yaml beside this script),
-# COMPOSE_PROJECT_NAME (default: from docker/.env), PATRONI_URLS.
+# Containers are found by compose's labels (docker ps, not docker-compose: quicker, so a
+# scenario's shell action fires when it says).
+# Environment: COMPOSE_PROJECT_NAME (default: the one docker/.env names), PATRONI_URLS.
 set -euo pipefail
 DOCKER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-COMPOSE=(docker-compose -f "${COMPOSE_FILE:-$DOCKER_DIR/compose.yaml}")
+PROJECT=${COMPOSE_PROJECT_NAME:-$(sed -n 's/^COMPOSE_PROJECT_NAME=//p' "$DOCKER_DIR/.env" 2>/dev/null)}
+PROJECT=${PROJECT:-pgsyncbench}
 STATE_DIR=/tmp/pgsyncbench-netfault
 PATRONI_URLS=${PATRONI_URLS:-http://127.0.0.1:${PGSB_PORT_NODE1_API:-18008} http://127.0.0.1:${PGSB_PORT_NODE2_API:-18009} http://127.0.0.1:${PGSB_PORT_NODE3_API:-18010}}
 
 usage() {
-    sed -n '2,16p' "$0" >&2
+    sed -n '2,18p' "$0" >&2
     exit 2
 }
 die() {
@@ -43,10 +45,16 @@ print(names[0] if names else "")' "$json" "$1"
     die "no member answered GET /cluster at $PATRONI_URLS"
 }
 
+project_containers() { # [SERVICE] -> full ids of the project's running containers
+    local filters=(--filter "label=com.docker.compose.project=$PROJECT")
+    [ $# -eq 0 ] || filters+=(--filter "label=com.docker.compose.service=$1")
+    docker ps -q --no-trunc "${filters[@]}"
+}
+
 container_of() { # SERVICE -> container id
     local id
-    id=$("${COMPOSE[@]}" ps -q "$1" 2>/dev/null || true)
-    [ -n "$id" ] || die "no running container for service '$1' (is the cluster up?)"
+    id=$(project_containers "$1" | head -n 1)
+    [ -n "$id" ] || die "no running container for service '$1' of project $PROJECT (is the cluster up?)"
     echo "$id"
 }
 
@@ -95,8 +103,8 @@ cut) cut "$service" ;;
 heal)
     if [ "$service" = all ]; then
         found=0
-        # this compose project's containers only (ps -q gives full ids, as the records do)
-        ours=" $("${COMPOSE[@]}" ps -q 2>/dev/null | tr '\n' ' ') "
+        # this compose project's containers only (full ids, as the records are named)
+        ours=" $(project_containers | tr '\n' ' ') "
         for state in "$STATE_DIR"/*; do
             [ -f "$state" ] || continue
             case $ours in *" $(basename "$state") "*) ;; *) continue ;; esac
