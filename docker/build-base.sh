@@ -5,10 +5,10 @@
 #
 #   docker/build-base.sh [--force] [--dry-run]
 #
-# Tags: pgsyncbench/base:<suite>-<hash> and pgsyncbench/base:<suite>. <hash> covers this script,
-# the suite, the architecture and the mirrors, so the image is made again only when one of them
-# changes (or with --force); otherwise the script only checks the tags and exits in well under a
-# second. debootstrap's output is not byte-reproducible: the hash names the recipe, not the bytes.
+# Tags: pgsyncbench/base:<suite>-<hash> and pgsyncbench/base:<suite>. <hash> covers this
+# script's code (not its comments), the suite, the architecture and the mirrors, so the image is
+# made again only when one of them changes (or with --force); otherwise the script only checks
+# the tags and exits in well under a second. debootstrap's output is not byte-reproducible: the hash names the recipe, not the bytes.
 #
 # Environment:
 #   SUITE          Debian suite (default bookworm)
@@ -25,7 +25,7 @@ for arg in "$@"; do
     --force) FORCE=1 ;;
     --dry-run) DRY_RUN=1 ;;
     -h | --help)
-        sed -n '2,17p' "$0"
+        awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0"
         exit 0
         ;;
     *)
@@ -138,8 +138,10 @@ apt_entries | grep -qx "[^ ]* $SUITE-updates" && HAS_UPDATES=1
 ARCH=$(dpkg --print-architecture 2>/dev/null || echo amd64)
 INCLUDE=ca-certificates
 
+# The script's code counts, not its comments: editing a comment does not make the base again
+# (and, through the base's id, every image).
 HASH=$( {
-    cat "$0"
+    grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$0"
     printf '%s\n' "$SUITE" "$ARCH" "$DEBIAN_MIRROR" "$DEBIAN_SECURITY_MIRROR" "$HAS_UPDATES" "$INCLUDE"
 } | sha256sum | cut -c1-12)
 REF=pgsyncbench/base:$SUITE-$HASH

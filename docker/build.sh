@@ -43,7 +43,7 @@ for arg in "$@"; do
     --prune) PRUNE=1 ;;
     -v) VERBOSE=1 ;;
     -h | --help)
-        sed -n '2,30p' "$0"
+        awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0"
         exit 0
         ;;
     etcd | haproxy | patroni | pgsyncbench) IMAGES+=("$arg") ;;

@@ -22,7 +22,7 @@ STATE_DIR=/tmp/pgsyncbench-netfault
 PATRONI_URLS=${PATRONI_URLS:-http://127.0.0.1:${PGSB_PORT_NODE1_API:-18008} http://127.0.0.1:${PGSB_PORT_NODE2_API:-18009} http://127.0.0.1:${PGSB_PORT_NODE3_API:-18010}}
 
 usage() {
-    sed -n '2,18p' "$0" >&2
+    awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "$0" >&2
     exit 2
 }
 die() {
