@@ -19,7 +19,8 @@
 #   --host-binary  put a binary built on the host (cargo build --release) into the pgsyncbench
 #                  image instead of compiling it in the image; chosen automatically when the
 #                  image is to be built and static.rust-lang.org cannot be reached
-#   --prune        remove pgsyncbench/* images with other hashes afterwards
+#   --prune        remove pgsyncbench/* images with other hashes afterwards (the images and
+#                  stages of the current hashes stay)
 #   -v             show docker build's output (otherwise it goes to a log shown on failure)
 #
 # Environment: EXTRA_CA_CERTS (files, space separated) — CA certificates the build stages that
@@ -174,23 +175,38 @@ prepare() { # IMAGE
     } | sha256sum | cut -c1-12)
 }
 
+docker_build() { # IMAGE LOGFILE DOCKER-BUILD-ARGS...
+    local image=$1 logf=$2
+    shift 2
+    if [ "$VERBOSE" = 1 ]; then
+        docker build "$@" - <"$CTX_TAR" 2>&1 | tee -a "$logf" >&2 ||
+            die "$image: docker build failed"
+    elif ! docker build "$@" - <"$CTX_TAR" >>"$logf" 2>&1; then
+        tail -n 40 "$logf" >&2
+        die "$image: docker build failed (last lines above)"
+    fi
+}
+
+# Named stages (FROM ... AS NAME) are built and tagged first, as pgsyncbench/IMAGE-NAME:HASH:
+# the build stage holds docker's layer cache (toolchain, compiled dependencies), and a tag keeps
+# it from `docker image prune`, which removes untagged images.
+stages_of() { sed -n 's/^FROM[[:space:]].*[[:space:]][Aa][Ss][[:space:]]\{1,\}\([A-Za-z0-9_.-]*\)[[:space:]]*$/\1/p' "$1"; }
+
 build_image() { # IMAGE REF
-    local image=$1 ref=$2 t logf
+    local image=$1 ref=$2 t logf stage
     t=$(now)
     logf=$WORK/$image.log
+    : >"$logf"
     local args=(--build-arg "BASE_IMAGE=$BASE_REF" --label "pgsyncbench.inputs=$HASH"
         --label "pgsyncbench.base=$BASE_REF")
     if [ "$image" = pgsyncbench ]; then
         args+=(--build-arg "GIT_REVISION=$(git_revision)")
     fi
     log "$image: building $ref"
-    if [ "$VERBOSE" = 1 ]; then
-        docker build "${args[@]}" -t "$ref" - <"$CTX_TAR" 2>&1 | tee "$logf" >&2 ||
-            die "$image: docker build failed"
-    elif ! docker build "${args[@]}" -t "$ref" - <"$CTX_TAR" >"$logf" 2>&1; then
-        tail -n 40 "$logf" >&2
-        die "$image: docker build failed (last lines above)"
-    fi
+    for stage in $(stages_of "$CTX_DIR/Dockerfile"); do
+        docker_build "$image" "$logf" "${args[@]}" --target "$stage" -t "pgsyncbench/$image-$stage:$HASH"
+    done
+    docker_build "$image" "$logf" "${args[@]}" -t "$ref"
     log "$image: built in $(since "$t") s"
 }
 
@@ -223,15 +239,32 @@ for image in "${IMAGES[@]}"; do
 done
 
 if [ "$PRUNE" = 1 ]; then
+    # Keep the base, each image's current hash and its stages (pgsyncbench/IMAGE-STAGE:HASH).
     keep=" $BASE_REF pgsyncbench/base:${SUITE:-bookworm} "
-    for line in "${SUMMARY[@]}"; do keep+="${line%% *} "; done
-    docker image ls --format '{{.Repository}}:{{.Tag}}' 'pgsyncbench/*' |
-        while read -r tagged; do
-            case $tagged in *:latest | *"<none>"*) continue ;; esac
-            case $keep in *" $tagged "*) continue ;; esac
-            log "prune: removing $tagged"
-            docker image rm "$tagged" >/dev/null || true
+    stage_keep=" "
+    for line in "${SUMMARY[@]}"; do
+        ref=${line%% *}
+        keep+="$ref "
+        stage_keep+="${ref%%:*}-*:${ref##*:} "
+    done
+    is_kept() {
+        case $keep in *" $1 "*) return 0 ;; esac
+        local pattern
+        for pattern in $stage_keep; do
+            # shellcheck disable=SC2254
+            case $1 in $pattern) return 0 ;; esac
         done
+        return 1
+    }
+    # twice: an image is removed only once no image built on it is left (the base last)
+    for _ in 1 2; do
+        docker image ls --format '{{.Repository}}:{{.Tag}}' 'pgsyncbench/*' |
+            while read -r tagged; do
+                case $tagged in *:latest | *"<none>"*) continue ;; esac
+                is_kept "$tagged" && continue
+                docker image rm "$tagged" >/dev/null 2>&1 && log "prune: removed $tagged"
+            done
+    done
 fi
 
 echo "image                                     seconds  state     size"
