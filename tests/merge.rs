@@ -32,15 +32,7 @@ fn read(path: &std::path::Path) -> Value {
 
 #[test]
 fn generators_merged_count_what_the_server_recorded_with_exact_percentiles() {
-    let db = server().database("merge_generators");
-    check(
-        pgsyncbench()
-            .args(["init", "-s", "1", "-q"])
-            .args(server().conn_args(&db))
-            .output()
-            .unwrap(),
-        "init",
-    );
+    let db = database_with_tables("merge_generators");
     let dir = server().dir.join("merge");
     std::fs::create_dir_all(&dir).unwrap();
     let start = SystemTime::now() + Duration::from_secs(3);
@@ -170,15 +162,7 @@ fn generators_merged_count_what_the_server_recorded_with_exact_percentiles() {
 
 #[test]
 fn a_start_time_that_has_passed_measures_nothing() {
-    let db = server().database("merge_late");
-    check(
-        pgsyncbench()
-            .args(["init", "-s", "1", "-q"])
-            .args(server().conn_args(&db))
-            .output()
-            .unwrap(),
-        "init",
-    );
+    let db = database_with_tables("merge_late");
     let out = pgsyncbench()
         .args(["run", "-T", "1", "--start-at", "2020-01-01T00:00:00Z"])
         .args(server().conn_args(&db))

@@ -19,20 +19,6 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A database with pgbench's tables at scale 1.
-fn tables(name: &str) -> String {
-    let db = server().database(name);
-    check(
-        pgsyncbench()
-            .args(["init", "-s", "1", "-q"])
-            .args(server().conn_args(&db))
-            .output()
-            .unwrap(),
-        "init",
-    );
-    db
-}
-
 /// Holds pgbench_branches locked for `STALL` once `after` has passed: every tpcb-like
 /// transaction waits behind it.
 fn stall_after(db: &str, after: Duration) -> std::thread::JoinHandle<()> {
@@ -116,7 +102,7 @@ fn wait(child: Child) -> Output {
 #[test]
 fn a_stall_under_a_fixed_rate_shows_in_the_latencies_as_pgbench_reports_it() {
     let _one = one_at_a_time();
-    let db = tables("rate_stall");
+    let db = database_with_tables("rate_stall");
     let rate = 100.0;
     let args = [
         "-c",
@@ -195,7 +181,7 @@ fn a_stall_under_a_fixed_rate_shows_in_the_latencies_as_pgbench_reports_it() {
 #[test]
 fn the_achieved_rate_is_the_target_and_the_latency_limit_skips_and_counts() {
     let _one = one_at_a_time();
-    let db = tables("rate_accuracy");
+    let db = database_with_tables("rate_accuracy");
     let json = json_path("rate_accuracy");
     let out = wait(ours(
         &db,

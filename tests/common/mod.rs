@@ -291,6 +291,20 @@ impl PgServer {
     }
 }
 
+/// A fresh database on the test server with pgbench's tables at scale 1.
+pub fn database_with_tables(name: &str) -> String {
+    let db = server().database(name);
+    check(
+        pgsyncbench()
+            .args(["init", "-s", "1", "-q"])
+            .args(server().conn_args(&db))
+            .output()
+            .unwrap(),
+        "init",
+    );
+    db
+}
+
 /// The pgsyncbench binary with a clean environment (no PG* variables from the caller).
 pub fn pgsyncbench() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pgsyncbench"));
