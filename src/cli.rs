@@ -104,6 +104,9 @@ pub struct SweepArgs {
     /// Thread counts [default: 2]
     #[arg(long, value_delimiter = ',', value_name = "N,...")]
     pub threads: Option<Vec<usize>>,
+    /// Offered rates, transactions per second over all clients (pgbench's -R), each a cell of its own [default: none, closed loop]
+    #[arg(long, value_delimiter = ',', value_name = "TPS,...")]
+    pub rates: Option<Vec<u32>>,
     /// Measured seconds per cell [default: 30]
     #[arg(short = 'T', long = "time", value_name = "SECONDS")]
     pub time: Option<u64>,

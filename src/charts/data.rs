@@ -90,6 +90,7 @@ pub struct ScalingKey {
     pub scale: i64,
     pub threads: usize,
     pub rtt_ms: u32,
+    pub rate: Option<u32>,
 }
 
 impl ScalingKey {
@@ -99,6 +100,7 @@ impl ScalingKey {
             scale: g.scale,
             threads: g.threads,
             rtt_ms: g.rtt_ms,
+            rate: g.rate,
         }
     }
 }

@@ -110,13 +110,16 @@ pub fn render_all(analysis: &Analysis, out_dir: &Path) -> Result<Vec<ChartFile>,
     }
 
     for (key, set) in data::scaling(&groups) {
-        let id = format!(
+        let mut id = format!(
             "{}_s{}_j{}_rtt{}",
             key.workload.name(),
             key.scale,
             key.threads,
             key.rtt_ms
         );
+        if let Some(r) = key.rate {
+            id.push_str(&format!("_R{r}"));
+        }
         for (figure, stem) in [
             (scaling::Figure::Tps, "scaling-tps"),
             (scaling::Figure::P99, "scaling-p99"),
@@ -131,6 +134,9 @@ pub fn render_all(analysis: &Analysis, out_dir: &Path) -> Result<Vec<ChartFile>,
             );
             if key.rtt_ms > 0 {
                 title.push_str(&format!(", +{} ms RTT", key.rtt_ms));
+            }
+            if let Some(r) = key.rate {
+                title.push_str(&format!(", offered {r} TPS"));
             }
             files.push(output::write(
                 &chart,
@@ -156,14 +162,18 @@ pub fn render_all(analysis: &Analysis, out_dir: &Path) -> Result<Vec<ChartFile>,
 
 /// File-name-safe id of a group, as the cells' ids spell it.
 fn group_id(g: &GroupKey) -> String {
-    format!(
+    let mut id = format!(
         "{}_s{}_c{}_j{}_rtt{}",
         g.workload.name(),
         g.scale,
         g.clients,
         g.threads,
         g.rtt_ms
-    )
+    );
+    if let Some(r) = g.rate {
+        id.push_str(&format!("_R{r}"));
+    }
+    id
 }
 
 #[cfg(test)]

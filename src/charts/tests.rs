@@ -171,6 +171,7 @@ pub(super) fn sweep(clients: &[usize], repeat: u32) -> Results {
         scales: vec![10],
         clients: clients.to_vec(),
         threads: vec![2],
+        rates: Vec::new(),
         rtt_ms: vec![0],
         zones: None,
         reference: None,
@@ -180,6 +181,7 @@ pub(super) fn sweep(clients: &[usize], repeat: u32) -> Results {
         protocol: Protocol::Prepared,
         synchronous_mode: None,
         strict: None,
+        capacity: None,
     };
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut cells = Vec::new();
@@ -194,6 +196,7 @@ pub(super) fn sweep(clients: &[usize], repeat: u32) -> Results {
                     rtt_ms: 0,
                     mode,
                     repetition,
+                    rate: None,
                 };
                 cells.push(cell(key, &mut rng));
             }

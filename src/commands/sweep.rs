@@ -135,6 +135,7 @@ fn prepare(args: &SweepArgs) -> Result<(PathBuf, Option<Manifest>), Failure> {
         scales: args.scales.clone(),
         clients: args.clients.clone(),
         threads: args.threads.clone(),
+        rates: args.rates.clone(),
         rtt_ms: None,
         zones: args.zones.clone(),
         reference: None,
@@ -144,6 +145,7 @@ fn prepare(args: &SweepArgs) -> Result<(PathBuf, Option<Manifest>), Failure> {
         protocol: args.protocol,
         synchronous_mode: args.synchronous_mode,
         strict: args.strict,
+        capacity: None,
     };
     let plan = file.overridden_by(flags).into_plan(&source)?;
     let dir = args.out.clone().unwrap_or_else(|| results_dir(&plan.name));
