@@ -2,8 +2,10 @@
 # How exact the lab's injected delay is. For each round trip R, on a 2-node lab (the leader and
 # this machine in zone a, the synchronous standby in zone b; as root, a lab in zones) it prints
 # the round trip measured between the zones, and what a commit pays for waiting on the
-# standby: mean latency under synchronous_commit=on minus under local, at 1 client (expect about
-# R). Without root it falls back to a lab with replication relays on loopback (no probe).
+# standby at 1 client: median latency under synchronous_commit=remote_write minus under local
+# (the standby's acknowledgement of a write: expect about R) and under on minus under local
+# (R plus the standby's own WAL flush). Without root it falls back to a lab with replication
+# relays on loopback (no probe).
 #
 #   scripts/bench-delay.sh                          # R in 0 0.5 1 2 10 ms, 10 s per run
 #   RTTS="0 1 5" SECONDS_PER_RUN=20 scripts/bench-delay.sh
@@ -36,14 +38,14 @@ leader=$(sed -n 2p "$dir.urls")
 rm -f "$dir.urls"
 "$ours" init -s 1 -q -d "$leader" >/dev/null
 
-mean_ms() { # mode → mean latency (ms) of a 1-client run
+p50_ms() { # mode → median latency (ms) of a 1-client run
   "$ours" run --patroni "$patroni" -c 1 -T "$SECS" --sync-commit "$1" --out "$dir.out" --json "$dir.json" >/dev/null 2>&1
-  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["latency_ms"]["mean"])' "$dir.json"
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["latency_ms"]["p50"])' "$dir.json"
 }
 
 echo "lab with $how; ${SECS} s per run, 1 client, tpcb-like, scale 1"
 echo
-echo "| R (ms) | probe p50 (ms) | probe p99 (ms) | local mean (ms) | on mean (ms) | on − local (ms) |"
+echo "| R (ms) | probe p50 (ms) | probe p99 (ms) | local p50 (ms) | remote_write − local (ms) | on − local (ms) |"
 echo "|---|---|---|---|---|---|"
 for r in $RTTS; do
   "$ours" lab rtt "$r" --dir "$dir" 2>/dev/null
@@ -53,8 +55,9 @@ for r in $RTTS; do
   else
     p50=-; p99=-
   fi
-  local_ms=$(mean_ms local)
-  on_ms=$(mean_ms on)
-  diff=$(python3 -c "print(f'{$on_ms - $local_ms:.3f}')")
-  printf '| %s | %s | %s | %.3f | %.3f | %s |\n' "$r" "$p50" "$p99" "$local_ms" "$on_ms" "$diff"
+  local_ms=$(p50_ms local)
+  write_ms=$(p50_ms remote_write)
+  on_ms=$(p50_ms on)
+  printf '| %s | %s | %s | %.3f | %.3f | %.3f |\n' "$r" "$p50" "$p99" "$local_ms" \
+    "$(python3 -c "print($write_ms - $local_ms)")" "$(python3 -c "print($on_ms - $local_ms)")"
 done

@@ -46,6 +46,19 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two sweeps' results; exit 1 when something regressed beyond the threshold
     Compare(CompareArgs),
+    /// Combine the results of load generators that ran together (run --generator) into one
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct MergeArgs {
+    /// The generators' results (run --json), two or more
+    #[arg(value_name = "RESULT.json", required = true, num_args = 1..)]
+    pub inputs: Vec<PathBuf>,
+    /// Write the combined result here (schema: schemas/run-result.schema.json)
+    #[arg(long = "json", value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -459,14 +472,20 @@ pub struct RunArgs {
     #[arg(short = 'N', long = "skip-some-updates")]
     pub skip_some_updates: bool,
     /// Rate: transactions per second over all clients, started on a Poisson schedule; latency counts from each transaction's scheduled start
-    #[arg(short = 'R', long = "rate", value_name = "TPS", value_parser = parse_positive)]
+    #[arg(short = 'R', long = "rate", value_name = "TPS", value_parser = parse_positive, allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Count transactions that take longer (ms); with --rate, skip those already that late before they start
-    #[arg(short = 'L', long = "latency-limit", value_name = "MS", value_parser = parse_positive)]
+    #[arg(short = 'L', long = "latency-limit", value_name = "MS", value_parser = parse_positive, allow_negative_numbers = true)]
     pub latency_limit: Option<f64>,
     /// Runs of a transaction on a serialization failure or deadlock (0: as many as the time allows)
     #[arg(long = "max-tries", value_name = "N", default_value_t = 1)]
     pub max_tries: u32,
+    /// Name of this load generator when several run together; its result keeps what `merge` needs
+    #[arg(long = "generator", value_name = "NAME")]
+    pub generator: Option<String>,
+    /// Connect, then start the load at this time (RFC 3339, e.g. 2026-12-01T12:00:00Z), as the other generators do
+    #[arg(long = "start-at", value_name = "TIME", value_parser = parse_time)]
+    pub start_at: Option<std::time::SystemTime>,
     /// Number of concurrent clients (one connection each)
     #[arg(short = 'c', long = "client", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub clients: u32,
@@ -593,6 +612,11 @@ fn parse_positive(s: &str) -> Result<f64, String> {
         Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
         _ => Err(format!("'{s}' is not a positive number")),
     }
+}
+
+fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
+    humantime::parse_rfc3339_weak(s)
+        .map_err(|e| format!("'{s}' is not an RFC 3339 time like 2026-12-01T12:00:00Z ({e})"))
 }
 
 fn parse_seed(s: &str) -> Result<u64, String> {

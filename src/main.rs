@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             Command::Cluster(cmd) => commands::cluster::cluster(cmd).await.map(|()| 0),
             Command::Report(args) => commands::report::report(args),
             Command::Compare(args) => commands::compare::compare(args),
+            Command::Merge(args) => commands::merge::merge(args),
         }
     });
     match result {

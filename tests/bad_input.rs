@@ -190,6 +190,12 @@ fn bad_input_to_every_command_fails_at_once_in_one_line() {
     let lab_dir = d.join("lab").display().to_string();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sweep-small");
     let fixture = fixture.to_str().unwrap();
+    let bad_script = write(&d, "bad.sql", "\\set x 1 +\nSELECT :x;\n");
+    let pipeline = write(
+        &d,
+        "pipeline.sql",
+        "\\startpipeline\nSELECT 1;\n\\endpipeline\n",
+    );
     #[rustfmt::skip]
     let cases = vec![
         // init
@@ -208,6 +214,17 @@ fn bad_input_to_every_command_fails_at_once_in_one_line() {
         case("run: --hlog is a folder", &["run", "--hlog", &d.display().to_string(), "-h", "127.0.0.1", "-p", &closed], 1, &["--hlog", "is a folder"]),
         case("run: --out under a file", &["run", "--out", &format!("{file}/x"), "--patroni", &nowhere, "--sync-commit", "on"], 1, &["--out", "not a folder"]),
         case("run: not a Patroni URL", &["run", "--patroni", "ftp://x"], 1, &["invalid Patroni URL"]),
+        case("run: no such builtin", &["run", "-b", "tpcc", "-h", "127.0.0.1", "-p", &closed], 1, &["no builtin script found for name \"tpcc\"", "tpcb-like"]),
+        case("run: ambiguous builtin", &["run", "-b", "s", "-h", "127.0.0.1", "-p", &closed], 1, &["ambiguous builtin name", "\"s\""]),
+        case("run: bad weight", &["run", "-b", "tpcb@x", "-h", "127.0.0.1", "-p", &closed], 1, &["invalid weight specification: @x"]),
+        case("run: no such script", &["run", "-f", "/nonexistent.sql", "-h", "127.0.0.1", "-p", &closed], 1, &["could not read file \"/nonexistent.sql\""]),
+        case("run: script syntax error", &["run", "-f", &bad_script, "-h", "127.0.0.1", "-p", &closed], 1, &["bad.sql:1:", "syntax error"]),
+        case("run: pipeline with the simple protocol", &["run", "-f", &pipeline, "-h", "127.0.0.1", "-p", &closed], 1, &["pipeline.sql:1:1", "simple query protocol"]),
+        case("run: bad -D", &["run", "-D", "novalue", "-h", "127.0.0.1", "-p", &closed], 1, &["invalid variable definition: \"novalue\""]),
+        case("run: zero rate", &["run", "-R", "0"], 2, &["--rate", "positive"]),
+        case("run: negative latency limit", &["run", "--latency-limit", "-5"], 2, &["--latency-limit"]),
+        case("run: unlimited tries without a bound", &["run", "--max-tries", "0", "-t", "5"], 1, &["--max-tries 0", "--latency-limit"]),
+        case("run: bad random seed", &["run", "--random-seed", "soon", "-h", "127.0.0.1"], 2, &["--random-seed", "soon"]),
         // sweep
         case("sweep: no plan file", &["sweep", "--plan", "/nonexistent.toml"], 1, &["cannot read plan /nonexistent.toml"]),
         case("sweep: invalid plan", &["sweep", "--plan", &bad_plan], 1, &["invalid plan", "line 2", "sometimes"]),

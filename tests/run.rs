@@ -523,6 +523,8 @@ fn engine_run(
         rate: None,
         latency_limit: None,
         max_tries: 1,
+        start_at: None,
+        interval_histograms: false,
         session_setup: vec![setup.to_string()],
         expect_synchronous_commit: Some(expect),
         seed: 1,

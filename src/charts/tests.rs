@@ -81,6 +81,7 @@ fn cell(key: CellKey, rng: &mut Rng) -> CellResult {
                 }),
                 skipped: 0,
                 lag_mean: None,
+                histogram: None,
             }
         })
         .collect();

@@ -376,7 +376,7 @@ fn describe(change: &SyncChange) -> String {
 /// The leader's synchronous settings as a fresh session sees them.
 pub async fn observe(patroni: &Patroni, base: &Target) -> Result<Live, ControlError> {
     let (leader, target) = leader_target(patroni, base).await?;
-    let client = target.connect().await?;
+    let client = crate::pg::pool::session(&target).await?;
     let sql_err = |e: tokio_postgres::Error| ControlError::NotLive {
         what: "reading the leader's settings".into(),
         secs: 0,
@@ -419,7 +419,9 @@ pub async fn observe(patroni: &Patroni, base: &Target) -> Result<Live, ControlEr
 /// apply, or from pg_file_settings when a role-level one follows the user there. None when
 /// neither can be read (no access): the session's value is then all there is to go by.
 async fn server_setting(target: &Target) -> Option<String> {
-    let client = target.with_dbname(MAINTENANCE_DB).connect().await.ok()?;
+    let client = crate::pg::pool::session(&target.with_dbname(MAINTENANCE_DB))
+        .await
+        .ok()?;
     let row = client
         .query_one(
             "SELECT current_setting('synchronous_commit'),

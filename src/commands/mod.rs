@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod compare;
 pub mod init;
 pub mod lab;
+pub mod merge;
 pub mod outputs;
 pub mod report;
 pub mod run;

@@ -368,8 +368,11 @@ async fn measure(args: &Job<'_>, at: Where, interrupt: &Interrupt) -> Result<u8,
         rate: args.rate,
         latency_limit_ms: args.latency_limit,
         max_tries: args.max_tries,
+        generator: args.generator.clone(),
+        merged_from: Vec::new(),
     };
     let config = EngineConfig {
+        start_at: args.start_at,
         session_setup: at.session_setup.clone(),
         expect_synchronous_commit: args
             .sync_commit

@@ -46,6 +46,11 @@ pub struct EngineConfig {
     /// Runs a transaction may take on serialization failures and deadlocks (`--max-tries`;
     /// 1 never retries, 0 retries without limit).
     pub max_tries: u32,
+    /// Connected, wait for this moment before the load starts (`--start-at`: generators on
+    /// several machines start together).
+    pub start_at: Option<SystemTime>,
+    /// Keep each second's histogram in the timeline (a generator's result, for `merge`).
+    pub interval_histograms: bool,
     /// Statements each session runs once before the load.
     pub session_setup: Vec<String>,
     /// The mode every session must report after its setup, or the load does not start: a
@@ -112,6 +117,13 @@ pub struct Outcome {
 pub enum EngineError {
     #[error("cannot make a timer for the fixed rate: {0}")]
     Timer(std::io::Error),
+    #[error(
+        "the start time (--start-at) had passed {:.1} s before the connections were ready; give a later one",
+        late.as_secs_f64()
+    )]
+    StartPassed { late: Duration },
+    #[error("interrupted before the load started")]
+    Interrupted,
     #[error(transparent)]
     Connect(#[from] crate::pg::conn::ConnError),
     #[error("cannot prepare the benchmark session on {target}: {source}")]
@@ -194,6 +206,7 @@ pub async fn run(
     let (go_tx, go_rx) = watch::channel(Go::Wait);
     let (hard_stop_tx, hard_stop_rx) = watch::channel(false);
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<Result<(), EngineError>>();
+    tokio::pin!(interrupt);
 
     let connect_start = Instant::now();
     let mut workers = Vec::new();
@@ -253,6 +266,26 @@ pub async fn run(
         return Err(e);
     }
     let connection_time = connect_start.elapsed();
+    if let Some(at) = config.start_at {
+        // Several generators start together: each waits, connected, for the agreed time.
+        match at.duration_since(SystemTime::now()) {
+            Ok(wait) => tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = &mut interrupt => {
+                    let _ = go_tx.send(Go::Abort);
+                    join(workers).await;
+                    return Err(EngineError::Interrupted);
+                }
+            },
+            Err(late) => {
+                let _ = go_tx.send(Go::Abort);
+                join(workers).await;
+                return Err(EngineError::StartPassed {
+                    late: late.duration(),
+                });
+            }
+        }
+    }
     let started_at = SystemTime::now();
     let start = Instant::now();
     let _ = shared.start.set(start);
@@ -267,13 +300,13 @@ pub async fn run(
         last_tick: start,
         start,
         measure_start: (config.warmup_secs == 0).then_some(start),
+        interval_histograms: config.interval_histograms,
     };
     let deadline_tick = match config.stop {
         StopAfter::Duration(d) => Some(config.warmup_secs + d.as_secs().max(1)),
         StopAfter::Transactions(_) => None,
     };
 
-    tokio::pin!(interrupt);
     let mut interrupted = false;
     let mut tick_index = 0u64;
     loop {
@@ -379,6 +412,7 @@ struct Collector<'a, 'o> {
     last_tick: Instant,
     start: Instant,
     measure_start: Option<Instant>,
+    interval_histograms: bool,
 }
 
 impl Collector<'_, '_> {
@@ -403,8 +437,11 @@ impl Collector<'_, '_> {
             && phase == Phase::Measure
         {
             let t = now.saturating_duration_since(m).as_secs_f64();
-            self.timeline
-                .push(self.scratch.timeline_point(t, duration.as_secs_f64()));
+            let mut point = self.scratch.timeline_point(t, duration.as_secs_f64());
+            if self.interval_histograms {
+                point.histogram = Some(crate::load::metrics::encode_histogram(&self.scratch.hist));
+            }
+            self.timeline.push(point);
             self.total.merge(&self.scratch);
         }
         let tick = Tick {

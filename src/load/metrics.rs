@@ -181,7 +181,8 @@ impl Stats {
     }
 }
 
-fn summarize(h: &Histogram<u64>, mean_us: f64, stddev_us: f64) -> Option<LatencySummary> {
+/// Latency figures of a histogram, with a mean and deviation worked out elsewhere (exactly).
+pub fn summarize(h: &Histogram<u64>, mean_us: f64, stddev_us: f64) -> Option<LatencySummary> {
     let ms = |us: u64| us as f64 / 1000.0;
     Some(LatencySummary {
         mean: mean_us / 1000.0,
@@ -228,6 +229,10 @@ pub struct TimelinePoint {
     /// Mean schedule lag in milliseconds (fixed rate only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lag_mean: Option<f64>,
+    /// The interval's latency histogram (HdrHistogram V2 + DEFLATE, base64, µs), kept by a
+    /// generator (`--generator`) so that `merge` recomputes each second's percentiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -263,6 +268,7 @@ impl Stats {
             }),
             skipped: self.skipped,
             lag_mean: self.lag_mean_us().map(|us| us / 1000.0),
+            histogram: None,
         }
     }
 }

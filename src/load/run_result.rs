@@ -110,6 +110,13 @@ pub struct RunOptions {
     /// `--max-tries` (1: no retries; 0: without limit).
     #[serde(default = "one_try")]
     pub max_tries: u32,
+    /// This load generator's name when several ran together (`--generator`; `merge` joins
+    /// their results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<String>,
+    /// The generators a merged result combines (`merge`); clients and threads are their sums.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
 }
 
 fn one_try() -> u32 {
@@ -134,6 +141,8 @@ impl RunOptions {
             rate: None,
             latency_limit_ms: None,
             max_tries: 1,
+            generator: None,
+            merged_from: Vec::new(),
         }
     }
 
@@ -160,6 +169,8 @@ impl RunOptions {
                 .latency_limit_ms
                 .map(|ms| std::time::Duration::from_secs_f64(ms / 1000.0)),
             max_tries: self.max_tries,
+            start_at: None,
+            interval_histograms: self.generator.is_some(),
             session_setup: Vec::new(),
             expect_synchronous_commit: self.sync_commit,
             seed: self.seed,

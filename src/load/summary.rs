@@ -19,6 +19,16 @@ pub fn render(r: &RunResult) -> String {
     let _ = writeln!(w, "scaling factor: {}", o.scale);
     let _ = writeln!(w, "query mode: {}", o.protocol.as_str());
     let _ = writeln!(w, "number of clients: {}", o.clients);
+    if !o.merged_from.is_empty() {
+        let _ = writeln!(
+            w,
+            "load generators: {} ({})",
+            o.merged_from.len(),
+            o.merged_from.join(", ")
+        );
+    } else if let Some(g) = &o.generator {
+        let _ = writeln!(w, "load generator: {g}");
+    }
     let _ = writeln!(w, "number of threads: {}", o.threads);
     if o.max_tries > 0 {
         let _ = writeln!(w, "maximum number of tries: {}", o.max_tries);

@@ -324,13 +324,7 @@ impl Target {
             match tokio::time::timeout(self.timeout, self.connect_to(&config)).await {
                 Ok(Ok(client)) => return Ok(client),
                 Ok(Err(e)) => last = Some(e),
-                Err(_) => {
-                    last = Some(ConnError::Connect {
-                        target: self.label(),
-                        reason: no_answer_within(self.timeout),
-                        hint: "; is the server running and reachable? (connect_timeout or PGCONNECT_TIMEOUT sets the limit)",
-                    })
-                }
+                Err(_) => last = Some(self.no_answer_error()),
             }
         }
         Err(last.expect("at least one configuration to try"))
@@ -389,20 +383,54 @@ impl Target {
                 client
             })
         };
-        result.map_err(|e| {
-            if is_password_missing(&e) {
-                return ConnError::Connect {
-                    target: self.label(),
-                    reason: NO_PASSWORD.into(),
-                    hint: NO_PASSWORD_HINT,
-                };
-            }
-            ConnError::Connect {
-                target: self.label(),
-                reason: error::describe(&e),
-                hint: hint_for(&e),
-            }
+        result.map_err(|e| self.connect_error(&e))
+    }
+}
+
+impl Target {
+    /// A deadpool-postgres manager for this target's control-plane sessions (`pg::pool`):
+    /// the same configuration and TLS as `connect`, each session checked with a query before
+    /// it is handed out again. Pooled sessions never change session settings.
+    pub(crate) fn pool_manager(&self) -> Result<deadpool_postgres::Manager, ConnError> {
+        let config = deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Verified,
+        };
+        Ok(if self.ssl == SslMode::Disable {
+            deadpool_postgres::Manager::from_config(self.config.clone(), NoTls, config)
+        } else {
+            let tls = tls::connector(self.ssl, self.root_cert.as_deref())?;
+            deadpool_postgres::Manager::from_config(self.config.clone(), tls, config)
         })
+    }
+
+    /// How long a whole connection attempt may take: the per-host bound times the hosts.
+    pub(crate) fn attempt_timeout(&self) -> Duration {
+        self.timeout * self.one_config_per_host().len().max(1) as u32
+    }
+
+    /// Describes a failed connection as `connect` does.
+    pub(crate) fn connect_error(&self, e: &tokio_postgres::Error) -> ConnError {
+        if is_password_missing(e) {
+            return ConnError::Connect {
+                target: self.label(),
+                reason: NO_PASSWORD.into(),
+                hint: NO_PASSWORD_HINT,
+            };
+        }
+        ConnError::Connect {
+            target: self.label(),
+            reason: error::describe(e),
+            hint: hint_for(e),
+        }
+    }
+
+    /// A connection attempt that got no answer in time.
+    pub(crate) fn no_answer_error(&self) -> ConnError {
+        ConnError::Connect {
+            target: self.label(),
+            reason: no_answer_within(self.timeout),
+            hint: "; is the server running and reachable? (connect_timeout or PGCONNECT_TIMEOUT sets the limit)",
+        }
     }
 }
 

@@ -641,7 +641,7 @@ async fn read_audit(
     run_id: &str,
 ) -> Result<Vec<(u32, i64)>, ScenarioError> {
     let (_, leader) = control::leader_target(patroni, base).await?;
-    let client = leader.connect().await?;
+    let client = crate::pg::pool::session(&leader).await?;
     let rows = client
         .query(
             "SELECT client, seq FROM pgsyncbench_audit WHERE run_id = $1",

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use super::result::{LagSeen, LeaderSeen, PrimariesSeen, SyncSeen};
 use crate::cluster::patroni::{Cluster, Lag, Patroni, Role};
 use crate::pg::conn::Target;
+use crate::pg::pool;
 
 const EVERY: Duration = Duration::from_millis(500);
 const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
@@ -66,7 +67,10 @@ pub async fn run(
     latest: watch::Sender<Option<Observation>>,
     mut stop: watch::Receiver<bool>,
 ) -> Vec<Observation> {
-    let mut sessions: Vec<Option<tokio_postgres::Client>> = members.iter().map(|_| None).collect();
+    let targets: Vec<Target> = members
+        .iter()
+        .map(|m| base.with_hosts(&[(m.host.clone(), m.port)], false, PROBE_TIMEOUT))
+        .collect();
     let mut out = Vec::new();
     let mut tick = tokio::time::interval(EVERY);
     loop {
@@ -80,10 +84,10 @@ pub async fn run(
             .flatten();
         let mut primaries = Vec::new();
         let mut names = None;
-        let probes = members.iter().zip(sessions.iter_mut()).map(|(m, slot)| {
-            let target = base.with_hosts(&[(m.host.clone(), m.port)], false, PROBE_TIMEOUT);
-            async move { probe(&target, slot).await.map(|ssn| (m.name.clone(), ssn)) }
-        });
+        let probes = members
+            .iter()
+            .zip(&targets)
+            .map(|(m, target)| async move { probe(target).await.map(|ssn| (m.name.clone(), ssn)) });
         for (name, ssn) in futures_util::future::join_all(probes)
             .await
             .into_iter()
@@ -139,20 +143,19 @@ pub async fn run(
 }
 
 /// synchronous_standby_names when the member's PostgreSQL says it is a primary, None when it
-/// is a standby or does not answer; a session is kept between probes.
-async fn probe(target: &Target, slot: &mut Option<tokio_postgres::Client>) -> Option<String> {
-    if slot.as_ref().is_none_or(|c| c.is_closed()) {
-        *slot = tokio::time::timeout(PROBE_TIMEOUT, target.connect())
-            .await
-            .ok()
-            .and_then(Result::ok);
-    }
-    let client = slot.as_ref()?;
+/// is a standby or does not answer; sessions come from the member's pool (`pg::pool`), which
+/// checks them between probes.
+async fn probe(target: &Target) -> Option<String> {
+    let session = tokio::time::timeout(PROBE_TIMEOUT, pool::session(target))
+        .await
+        .ok()?
+        .ok()?;
     let sql = "SELECT NOT pg_is_in_recovery(), current_setting('synchronous_standby_names')";
-    match tokio::time::timeout(PROBE_TIMEOUT, client.query_one(sql, &[])).await {
+    match tokio::time::timeout(PROBE_TIMEOUT, session.query_one(sql, &[])).await {
         Ok(Ok(row)) => row.get::<_, bool>(0).then(|| row.get(1)),
         _ => {
-            *slot = None;
+            // A member cut off or stopped: its session must not come back for the next probe.
+            pool::discard(session);
             None
         }
     }
