@@ -146,6 +146,7 @@ fn write(opts: &Options) -> Result<(), Box<dyn std::error::Error>> {
         scales: vec![10],
         clients: opts.clients.clone(),
         threads: vec![2],
+        rates: Vec::new(),
         rtt_ms: vec![0],
         zones: None,
         reference: None,
@@ -155,6 +156,7 @@ fn write(opts: &Options) -> Result<(), Box<dyn std::error::Error>> {
         protocol: Protocol::Simple,
         synchronous_mode: Some(SyncMode::On),
         strict: Some(false),
+        capacity: None,
     };
     let keys = cell_order(&plan, seed);
     let manifest = Manifest {
@@ -213,6 +215,7 @@ fn cell_order(plan: &Plan, seed: u64) -> Vec<CellKey> {
                     rtt_ms: 0,
                     mode,
                     repetition,
+                    rate: None,
                 });
             }
         }

@@ -32,6 +32,8 @@ pub enum Command {
     Run(RunArgs),
     /// Run every cell of a plan (modes x scales x clients x threads x repetitions) and report
     Sweep(SweepArgs),
+    /// Find each mode's highest offered rate whose latency percentile stays within an SLO
+    Capacity(CapacityArgs),
     /// Run a failure scenario with a durability audit (workloads/scenarios/*.toml)
     Scenario(ScenarioArgs),
     /// A local etcd + Patroni + PostgreSQL cluster to measure on
@@ -117,6 +119,9 @@ pub struct SweepArgs {
     /// Thread counts [default: 2]
     #[arg(long, value_delimiter = ',', value_name = "N,...")]
     pub threads: Option<Vec<usize>>,
+    /// Offered rates, transactions per second over all clients (pgbench's -R), each a cell of its own [default: none, closed loop]
+    #[arg(long, value_delimiter = ',', value_name = "TPS,...")]
+    pub rates: Option<Vec<u32>>,
     /// Measured seconds per cell [default: 30]
     #[arg(short = 'T', long = "time", value_name = "SECONDS")]
     pub time: Option<u64>,
@@ -164,6 +169,35 @@ pub struct SweepArgs {
     /// Database on the members (default: the user's name)
     #[arg(short = 'd', long = "dbname", value_name = "DBNAME")]
     pub dbname: Option<String>,
+}
+
+/// A capacity search: a sweep's plan and flags, with the objective.
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct CapacityArgs {
+    /// Latency objective in ms (the plan's capacity.slo_ms)
+    #[arg(long = "slo-ms", value_name = "MS", value_parser = parse_positive)]
+    pub slo_ms: Option<f64>,
+    /// Percentile the objective is on [default: 99]
+    #[arg(long, value_name = "P", value_parser = parse_percentile)]
+    pub percentile: Option<f64>,
+    /// Runs at the rate found, beyond the probe that found it, that must all pass [default: 2]
+    #[arg(long, value_name = "N")]
+    pub repeats: Option<u32>,
+    /// Stop bisecting when passing and failing rates are this close, in percent of the closed-loop throughput [default: 2]
+    #[arg(long = "resolution", value_name = "PCT", value_parser = parse_positive)]
+    pub resolution_pct: Option<f64>,
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+}
+
+fn parse_percentile(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 100.0 => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a percentile: give a number between 0 and 100, e.g. 99 or 99.9"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -695,6 +729,41 @@ mod tests {
         assert!(parse(&["run", "-R", "0"]).is_err());
         assert!(parse(&["run", "-L", "-1"]).is_err());
         assert!(parse(&["run", "--random-seed", "soon"]).is_err());
+    }
+
+    #[test]
+    fn capacity_takes_the_objective_beside_every_sweep_flag() {
+        let Command::Capacity(c) = parse(&[
+            "capacity",
+            "--slo-ms",
+            "20",
+            "--percentile",
+            "99.9",
+            "--repeats",
+            "1",
+            "--modes",
+            "off,on",
+            "--clients",
+            "4",
+            "-T",
+            "3",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("not capacity")
+        };
+        assert_eq!(
+            (c.slo_ms, c.percentile, c.repeats, c.sweep.time),
+            (Some(20.0), Some(99.9), Some(1), Some(3))
+        );
+        assert_eq!(c.sweep.clients, Some(vec![4]));
+        assert!(parse(&["capacity", "--percentile", "100"]).is_err());
+        assert!(parse(&["capacity", "--slo-ms", "0"]).is_err());
+        let Command::Sweep(s) = parse(&["sweep", "--rates", "100,200"]).unwrap().command else {
+            panic!("not sweep")
+        };
+        assert_eq!(s.rates, Some(vec![100, 200]));
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! Data flows one way: `cli` → `commands` (one per subcommand) → the subsystems below, each of
 //! which imports only those listed after it:
 //!
-//! - `sweep` (plans, cells, the results folder) and `scenario` (faults, audit, availability)
-//!   drive `load` on a `cluster`, on a `lab` when pgsyncbench starts one;
+//! - `capacity` (the highest rate meeting a latency objective) runs its probes as `sweep`
+//!   cells; `sweep` (plans, cells, the results folder) and `scenario` (faults, audit,
+//!   availability) drive `load` on a `cluster`, on a `lab` when pgsyncbench starts one;
 //! - `report` and `charts` present what `analysis` makes of a results folder;
 //! - `load` (the engine, its sessions and measurements), `cluster` (Patroni, switching modes),
 //!   `lab` (local etcd + Patroni + PostgreSQL processes), `net` (the lab's network: hosts in
@@ -12,6 +13,7 @@
 //! - `pg` (connection options, TLS, passwords, errors, server probes), `text`, `interrupt`.
 
 pub mod analysis;
+pub mod capacity;
 pub mod charts;
 pub mod cli;
 pub mod cluster;

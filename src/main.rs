@@ -24,6 +24,7 @@ fn main() -> ExitCode {
             Command::Init(args) => commands::init::init(args).await.map(|()| 0),
             Command::Run(args) => commands::run::run(args).await,
             Command::Sweep(args) => commands::sweep::sweep(args).await,
+            Command::Capacity(args) => commands::capacity::capacity(args).await,
             Command::Scenario(args) => commands::scenario::scenario(args).await,
             Command::Lab(cmd) => commands::lab::lab(cmd).await.map(|()| 0),
             Command::Cluster(cmd) => commands::cluster::cluster(cmd).await.map(|()| 0),

@@ -234,6 +234,13 @@ fn bad_input_to_every_command_fails_at_once_in_one_line() {
         case("sweep: no Patroni there", &["sweep", "--patroni", &nowhere, "--out", &d.join("sweep-out").display().to_string()], 1, &["cannot reach Patroni"]),
         case("sweep: --out is a file", &["sweep", "--out", &file], 1, &["--out", "is a file"]),
         case("sweep: rtt on a cluster", &["sweep", "--patroni", &nowhere, "--plan", &write(&d, "rtt.toml", "rtt_ms = [0, 5]\n")], 1, &["rtt_ms", "without --patroni"]),
+        case("sweep: a capacity plan", &["sweep", "--plan", &write(&d, "capacity.toml", "capacity = { slo_ms = 20 }\n")], 1, &["holds a capacity search", "pgsyncbench capacity --plan"]),
+        case("sweep: rate 0", &["sweep", "--rates", "0,100"], 1, &["'rates' holds 0"]),
+        case("capacity: no objective", &["capacity", "--modes", "off"], 1, &["slo_ms = 20", "--slo-ms"]),
+        case("capacity: with rates", &["capacity", "--slo-ms", "20", "--rates", "100"], 1, &["'rates' and 'capacity' exclude each other"]),
+        case("capacity: percentile 100", &["capacity", "--slo-ms", "20", "--percentile", "100"], 2, &["not a percentile"]),
+        case("capacity: resume of a sweep", &["capacity", "--resume", fixture], 1, &["holds a sweep", "pgsyncbench sweep --resume"]),
+        case("capacity: resume with a new objective", &["capacity", "--resume", fixture, "--slo-ms", "5"], 1, &["--resume continues a search with the objective it started with"]),
         // report
         case("report: no results", &["report", "/nonexistent"], 1, &["holds no pgsyncbench results"]),
         case("report: a file", &["report", &not_config], 1, &["holds no pgsyncbench results"]),

@@ -470,3 +470,112 @@ fn a_plan_with_a_reference_sets_its_changes_beside_the_measured_ones() {
     );
     assert!(section.contains("Production disks pay more for fsync."));
 }
+
+/// The fixture's repetition 1 relabelled as run at each of `rates`.
+fn at_rates(rates: &[u32]) -> Results {
+    let mut r = load(FIXTURE);
+    let closed: Vec<_> = r
+        .cells
+        .drain(..)
+        .filter(|c| c.cell.repetition == 1)
+        .collect();
+    for &rate in rates {
+        for c in &closed {
+            let mut c = c.clone();
+            c.schema_version = folder::SCHEMA_VERSION;
+            c.cell.rate = Some(rate);
+            c.run.options.rate = Some(f64::from(rate));
+            r.cells.push(c);
+        }
+    }
+    r.manifest.schema_version = folder::SCHEMA_VERSION;
+    r.manifest.plan.repeat = 1;
+    r.manifest.plan.rates = rates.to_vec();
+    r.manifest.order = r.cells.iter().map(|c| c.cell.id()).collect();
+    r
+}
+
+#[test]
+fn a_sweep_at_offered_rates_reports_achieved_against_offered_with_its_chart() {
+    let (dir, md) = written(&at_rates(&[1000, 2000]));
+    let section = md
+        .split("## Latency against offered load")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no offered-load section in\n{md}"));
+    let section = section.split("\n## ").next().unwrap();
+    assert!(
+        section.contains(
+            "| offered TPS | mode | achieved TPS | achieved / offered | mean ms | p99 ms | schedule lag p99 ms | skipped |"
+        ),
+        "{section}"
+    );
+    // One row per rate and mode; the chart sits in the section, not under Charts.
+    assert_eq!(
+        section
+            .lines()
+            .filter(|l| l.starts_with("| 1000 |"))
+            .count(),
+        5
+    );
+    assert_eq!(
+        section
+            .lines()
+            .filter(|l| l.starts_with("| 2000 |"))
+            .count(),
+        5
+    );
+    assert!(
+        section.contains("](charts/offered_tpcb-like_s10_c8_j2_rtt0.svg)"),
+        "{section}"
+    );
+    assert!(
+        dir.0
+            .join("charts/offered_tpcb-like_s10_c8_j2_rtt0.png")
+            .is_file()
+    );
+    // Groups per rate, compared with the baseline at the same rate.
+    assert!(md.contains("### tpcb-like, scale 10, 8 clients, 2 threads, offered 1000 TPS"));
+    assert!(md.contains("| offered rates (TPS over all clients) | 1000, 2000 |"));
+    assert!(
+        md.contains("| offered TPS | skipped | lag p99 ms |"),
+        "cells table"
+    );
+    let csv = std::fs::read_to_string(dir.0.join("summary.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().contains(",offered_tps,"));
+}
+
+#[test]
+fn a_capacity_search_reports_its_capacities_probes_and_chart() {
+    let mut r = at_rates(&[1500, 3000]);
+    r.manifest.plan.rates.clear();
+    r.manifest.plan.capacity = Some(pgsyncbench::sweep::plan::Capacity {
+        slo_ms: 20.0,
+        percentile: 99.0,
+        repeats: 0,
+        resolution_pct: 50.0,
+    });
+    // The closed-loop cells first, as a search runs them.
+    let closed: Vec<_> = load(FIXTURE)
+        .cells
+        .into_iter()
+        .filter(|c| c.cell.repetition == 1)
+        .collect();
+    r.cells.splice(0..0, closed);
+    r.manifest.order = r.cells.iter().map(|c| c.cell.id()).collect();
+    let (dir, md) = written(&r);
+    assert!(md.contains("## Capacity at p99 ≤ 20 ms"), "{md}");
+    assert!(md.contains("## Closed loop"), "{md}");
+    assert!(!md.contains("## Results"), "{md}");
+    assert!(
+        md.contains("| mode | capacity TPS | interval TPS | Δ capacity | closed-loop TPS |"),
+        "{md}"
+    );
+    assert!(md.contains("](charts/offered_tpcb-like_s10_c8_j2_rtt0.svg)"));
+    // No warning that a rate probe has no baseline beside it: modes probe rates of their own.
+    assert!(!md.contains("offered 1500 TPS: no off cell counts"), "{md}");
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.0.join("capacity.json")).unwrap())
+            .unwrap();
+    assert_eq!(c["objective"]["slo_ms"], 20.0);
+    assert_eq!(c["loads"][0]["modes"].as_array().unwrap().len(), 5);
+}

@@ -234,6 +234,8 @@ pub struct Analysis<'a> {
     pub results: &'a Results,
     /// Sorted by key.
     pub groups: Vec<Group<'a>>,
+    /// What a capacity search found, when the folder holds one.
+    pub capacity: Option<crate::capacity::CapacityResult>,
     /// Finished cells that do not count for their mode, in run order.
     pub excluded: Vec<ExcludedCell>,
     /// In order of weight: what would make a figure wrong first, noise last.
@@ -294,13 +296,27 @@ impl<'a> Analysis<'a> {
         Analysis {
             results,
             groups,
+            capacity: crate::capacity::result::of(plan, &results.cells),
             excluded,
             warnings,
         }
     }
 }
 
+/// Whether a group's modes are compared with the baseline: every group of a sweep; of a
+/// capacity search only its closed-loop cells, as each mode probes rates of its own.
+pub fn compares(results: &Results, group: &GroupKey) -> bool {
+    results.manifest.plan.capacity.is_none() || group.rate.is_none()
+}
+
 impl Analysis<'_> {
+    /// The groups whose modes are compared with the baseline ([`compares`]).
+    pub fn compared(&self) -> impl Iterator<Item = &Group<'_>> {
+        self.groups
+            .iter()
+            .filter(|g| compares(self.results, &g.key))
+    }
+
     /// The repetitions of `mode` in `group` that count.
     pub fn runs(&self, group: &GroupKey, mode: SyncCommit) -> Option<&ModeRuns> {
         self.groups

@@ -180,7 +180,8 @@ pub(super) fn of(results: &Results, excluded: &[ExcludedCell], groups: &[Group])
         });
     }
     let baseline = results.manifest.plan.baseline;
-    for g in groups {
+    let compared = || groups.iter().filter(|g| super::compares(results, &g.key));
+    for g in compared() {
         let base = g.mode(baseline);
         if base.is_none_or(|m| m.figures().is_none()) {
             out.push(Warning::NoBaseline {
@@ -220,7 +221,7 @@ pub(super) fn of(results: &Results, excluded: &[ExcludedCell], groups: &[Group])
             out.push(Warning::Interrupted { cell: id });
         }
     }
-    for g in groups {
+    for g in compared() {
         let items: Vec<(SyncCommit, Metric)> = g
             .modes
             .iter()

@@ -12,7 +12,7 @@ use crate::analysis::{self, Analysis};
 use crate::load::metrics::decode_histogram;
 use crate::load::workload::Builtin;
 use crate::pg::mode::SyncCommit;
-use crate::sweep::folder::GroupKey;
+use crate::sweep::folder::{GroupKey, LoadKey};
 
 pub use crate::analysis::Spread;
 
@@ -90,6 +90,7 @@ pub struct ScalingKey {
     pub scale: i64,
     pub threads: usize,
     pub rtt_ms: u32,
+    pub rate: Option<u32>,
 }
 
 impl ScalingKey {
@@ -99,12 +100,32 @@ impl ScalingKey {
             scale: g.scale,
             threads: g.threads,
             rtt_ms: g.rtt_ms,
+            rate: g.rate,
         }
     }
 }
 
+/// For every load with groups at offered rates, those groups by rate.
+pub fn offered<'g, 'a>(groups: &'g [Group<'a>]) -> Vec<(LoadKey, Vec<&'g Group<'a>>)> {
+    let mut sets: BTreeMap<LoadKey, Vec<&Group>> = BTreeMap::new();
+    for g in groups.iter().filter(|g| g.key.rate.is_some()) {
+        sets.entry(g.key.load()).or_default().push(g);
+    }
+    sets.into_iter()
+        .map(|(k, mut gs)| {
+            gs.sort_by_key(|g| g.key.rate);
+            (k, gs)
+        })
+        .collect()
+}
+
 /// For every set of groups that ran at two or more client counts, those groups by clients.
-pub fn scaling<'g, 'a>(groups: &'g [Group<'a>]) -> Vec<(ScalingKey, Vec<&'g Group<'a>>)> {
+pub fn scaling<'g, 'a>(
+    groups: impl IntoIterator<Item = &'g Group<'a>>,
+) -> Vec<(ScalingKey, Vec<&'g Group<'a>>)>
+where
+    'a: 'g,
+{
     let mut sets: BTreeMap<ScalingKey, Vec<&Group>> = BTreeMap::new();
     for g in groups {
         sets.entry(ScalingKey::of(&g.key)).or_default().push(g);

@@ -4,12 +4,15 @@
 //! - per group: mean latency and TPS bars per mode with their change against the baseline, and
 //!   the latency percentile spectrum;
 //! - per set of groups that differ only in clients: TPS and p99 against clients;
+//! - per load run at offered rates (a sweep's `rates`, a capacity search's probes): latency
+//!   against the offered rate, with a capacity search's objective and capacities;
 //! - per cell: TPS and p99 over time with each standby's replication lag beneath.
 
 mod axis;
 mod bars;
 mod data;
 mod legend;
+mod offered;
 mod output;
 mod scaling;
 mod scenario;
@@ -80,9 +83,14 @@ pub fn render_all(analysis: &Analysis, out_dir: &Path) -> Result<Vec<ChartFile>,
     })?;
     let baseline = results.manifest.plan.baseline;
     let groups = data::groups(analysis)?;
+    let compared = || {
+        groups
+            .iter()
+            .filter(|g| crate::analysis::compares(results, &g.key))
+    };
     let mut files = Vec::new();
 
-    for g in &groups {
+    for g in compared() {
         let id = group_id(&g.key);
         for (figure, stem) in [
             (bars::Figure::MeanLatency, "latency"),
@@ -109,14 +117,43 @@ pub fn render_all(analysis: &Analysis, out_dir: &Path) -> Result<Vec<ChartFile>,
         }
     }
 
-    for (key, set) in data::scaling(&groups) {
-        let id = format!(
+    for (load, set) in data::offered(&groups) {
+        let objective = analysis.capacity.as_ref().map(|c| offered::Objective {
+            label: c.objective.percentile_label(),
+            percentile: c.objective.percentile,
+            slo_ms: c.objective.slo_ms,
+            capacities: c
+                .loads
+                .iter()
+                .filter(|l| l.load == load)
+                .flat_map(|l| l.modes.iter())
+                .filter_map(|m| Some((m.mode, m.capacity_tps?)))
+                .collect(),
+        });
+        let chart = offered::Offered::new(&load, &set, objective);
+        if chart.is_empty() {
+            continue;
+        }
+        let title = format!("{} — {load}", chart.title());
+        files.push(output::write(
+            &chart,
+            &offered_chart_name(&load),
+            &title,
+            out_dir,
+        )?);
+    }
+
+    for (key, set) in data::scaling(compared()) {
+        let mut id = format!(
             "{}_s{}_j{}_rtt{}",
             key.workload.name(),
             key.scale,
             key.threads,
             key.rtt_ms
         );
+        if let Some(r) = key.rate {
+            id.push_str(&format!("_R{r}"));
+        }
         for (figure, stem) in [
             (scaling::Figure::Tps, "scaling-tps"),
             (scaling::Figure::P99, "scaling-p99"),
@@ -131,6 +168,9 @@ pub fn render_all(analysis: &Analysis, out_dir: &Path) -> Result<Vec<ChartFile>,
             );
             if key.rtt_ms > 0 {
                 title.push_str(&format!(", +{} ms RTT", key.rtt_ms));
+            }
+            if let Some(r) = key.rate {
+                title.push_str(&format!(", offered {r} TPS"));
             }
             files.push(output::write(
                 &chart,
@@ -154,16 +194,25 @@ pub fn render_all(analysis: &Analysis, out_dir: &Path) -> Result<Vec<ChartFile>,
     Ok(files)
 }
 
+/// The stem of a load's latency-against-offered-load chart.
+pub fn offered_chart_name(load: &crate::sweep::folder::LoadKey) -> String {
+    format!("offered_{}", load.id())
+}
+
 /// File-name-safe id of a group, as the cells' ids spell it.
 fn group_id(g: &GroupKey) -> String {
-    format!(
+    let mut id = format!(
         "{}_s{}_c{}_j{}_rtt{}",
         g.workload.name(),
         g.scale,
         g.clients,
         g.threads,
         g.rtt_ms
-    )
+    );
+    if let Some(r) = g.rate {
+        id.push_str(&format!("_R{r}"));
+    }
+    id
 }
 
 #[cfg(test)]

@@ -88,6 +88,9 @@ impl Scaling {
         if key.rtt_ms > 0 {
             subtitle.push_str(&format!(", +{} ms RTT", key.rtt_ms));
         }
+        if let Some(r) = key.rate {
+            subtitle.push_str(&format!(", offered {r} TPS"));
+        }
         if reps >= 2 {
             subtitle.push_str(&format!(
                 " · geometric mean of {reps} repetitions, whiskers min–max"

@@ -172,6 +172,7 @@ pub(super) fn sweep(clients: &[usize], repeat: u32) -> Results {
         scales: vec![10],
         clients: clients.to_vec(),
         threads: vec![2],
+        rates: Vec::new(),
         rtt_ms: vec![0],
         zones: None,
         reference: None,
@@ -181,6 +182,7 @@ pub(super) fn sweep(clients: &[usize], repeat: u32) -> Results {
         protocol: Protocol::Prepared,
         synchronous_mode: None,
         strict: None,
+        capacity: None,
     };
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut cells = Vec::new();
@@ -195,6 +197,7 @@ pub(super) fn sweep(clients: &[usize], repeat: u32) -> Results {
                     rtt_ms: 0,
                     mode,
                     repetition,
+                    rate: None,
                 };
                 cells.push(cell(key, &mut rng));
             }
@@ -797,4 +800,97 @@ fn sample_charts_for_review() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// `sweep(&[8], 1)` relabelled as run at each of `rates` (latency growing with the rate).
+fn at_rates(rates: &[u32]) -> Results {
+    let mut results = sweep(&[8], 1);
+    let closed = std::mem::take(&mut results.cells);
+    for &rate in rates {
+        for c in &closed {
+            let mut c = c.clone();
+            c.cell.rate = Some(rate);
+            c.run.options.rate = Some(f64::from(rate));
+            let grow = 1.0 + f64::from(rate) / 500.0;
+            if let Some(l) = c.run.summary.latency_ms.as_mut() {
+                l.mean *= grow;
+                l.p99 *= grow * grow;
+            }
+            results.cells.push(c);
+        }
+    }
+    results.manifest.plan.rates = rates.to_vec();
+    results.manifest.order = results.cells.iter().map(|c| c.cell.id()).collect();
+    results
+}
+
+#[test]
+fn offered_rates_get_a_latency_against_load_chart_and_groups_per_rate() {
+    let results = at_rates(&[200, 400, 800]);
+    let dir = out_dir("offered");
+    let files = render_all(&Analysis::of(&results), &dir).unwrap();
+    let n = names(&files);
+    let g = "tpcb-like_s10_c8_j2_rtt0";
+    for rate in [200, 400, 800] {
+        assert!(
+            n.contains(&format!("latency_{g}_R{rate}").as_str()),
+            "{n:?}"
+        );
+        assert!(n.contains(&format!("timeline_{g}_on_r1_R{rate}").as_str()));
+    }
+    let offered = files
+        .iter()
+        .find(|f| f.name == format!("offered_{g}"))
+        .unwrap_or_else(|| panic!("no offered chart in {n:?}"));
+    assert_eq!(
+        offered.title,
+        "Latency against offered load — tpcb-like, scale 10, 8 clients, 2 threads"
+    );
+    let texts = svg_texts(&offered.svg);
+    for want in [
+        "Latency against offered load",
+        "offered rate (transactions/s over all clients)",
+        "off p99",
+        "remote_apply mean",
+    ] {
+        assert!(texts.iter().any(|t| t.contains(want)), "{want}: {texts:?}");
+    }
+    assert!(!texts.iter().any(|t| t.contains("objective")), "{texts:?}");
+    // The rate groups differ only in their rate, not their clients: no scaling curves.
+    assert!(!n.iter().any(|n| n.starts_with("scaling")), "{n:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_capacity_search_charts_its_objective_and_compares_only_its_closed_loop_cells() {
+    let mut results = at_rates(&[300, 600]);
+    results.manifest.plan.rates.clear();
+    results.manifest.plan.capacity = Some(crate::sweep::plan::Capacity {
+        slo_ms: 20.0,
+        percentile: 99.9,
+        repeats: 1,
+        resolution_pct: 2.0,
+    });
+    let closed = sweep(&[8], 1).cells;
+    results.cells.splice(0..0, closed);
+    results.manifest.order = results.cells.iter().map(|c| c.cell.id()).collect();
+    let dir = out_dir("capacity");
+    let files = render_all(&Analysis::of(&results), &dir).unwrap();
+    let n = names(&files);
+    let g = "tpcb-like_s10_c8_j2_rtt0";
+    assert!(n.contains(&format!("latency_{g}").as_str()), "{n:?}");
+    assert!(
+        !n.iter()
+            .any(|n| n.starts_with("latency_") && n.contains("_R")),
+        "{n:?}"
+    );
+    let offered = files
+        .iter()
+        .find(|f| f.name == format!("offered_{g}"))
+        .unwrap();
+    let texts = svg_texts(&offered.svg);
+    for want in ["objective p99.9 ≤ 20 ms", "on p99.9", "Rings"] {
+        assert!(texts.iter().any(|t| t.contains(want)), "{want}: {texts:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,5 +1,6 @@
 //! One function per subcommand: options in, work done through the library, output out.
 
+pub mod capacity;
 pub mod cluster;
 pub mod compare;
 pub mod init;

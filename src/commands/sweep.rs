@@ -18,11 +18,48 @@ use crate::cluster::patroni::Patroni;
 use crate::lab::Lab;
 use crate::pg::conn::{ConnOptions, Target};
 use crate::sweep::folder::{self, CellKey, CellResult, Manifest, Results};
-use crate::sweep::plan::PlanFile;
+use crate::sweep::plan::{CapacityFile, PlanFile};
 use crate::sweep::{self, SweepError, SweepProgress, SweepTarget};
 
+/// What a results folder holds: a sweep of planned cells, or a capacity search whose cells
+/// (probes) are chosen as it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Sweep,
+    Capacity,
+}
+
+impl Kind {
+    /// The subcommand that runs it.
+    fn command(self) -> &'static str {
+        match self {
+            Kind::Sweep => "sweep",
+            Kind::Capacity => "capacity",
+        }
+    }
+
+    fn of(manifest: &Manifest) -> Kind {
+        if manifest.plan.capacity.is_some() {
+            Kind::Capacity
+        } else {
+            Kind::Sweep
+        }
+    }
+}
+
 pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
-    let (dir, manifest) = prepare(&args)?;
+    run_folder(&args, Kind::Sweep, None).await
+}
+
+/// A sweep or a capacity search (`capacity` holds the capacity flags), start to end: the
+/// folder checked, the cluster (or a lab started for it), the cells, the configuration put
+/// back, the report.
+pub(super) async fn run_folder(
+    args: &SweepArgs,
+    kind: Kind,
+    capacity: Option<CapacityFile>,
+) -> Result<u8, Failure> {
+    let (dir, manifest) = prepare(args, kind, capacity)?;
     let flag = match (&args.resume, &args.out) {
         (Some(_), _) => "--resume",
         (None, Some(_)) => "--out",
@@ -40,7 +77,8 @@ pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
         resumable_here(
             &dir,
             manifest.as_ref().expect("prepare gives a manifest"),
-            &args,
+            args,
+            kind,
         )?;
     }
     let plan = &manifest.as_ref().expect("prepare gives a manifest").plan;
@@ -52,7 +90,10 @@ pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
             ));
         }
         let patroni = patroni_client(&args.patroni)?;
-        return on_cluster(&args, &dir, manifest, &patroni, &base, None, &interrupt).await;
+        return on_cluster(
+            args, kind, &dir, manifest, &patroni, &base, None, &interrupt,
+        )
+        .await;
     }
     let zones = plan
         .zones
@@ -63,7 +104,7 @@ pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
             crate::lab::Zones::parse(z, 3, &[first], None, None)
         })
         .transpose()?;
-    let mut spec = lab_spec("sweep", 3, 0, adds_delay && zones.is_none());
+    let mut spec = lab_spec(kind.command(), 3, 0, adds_delay && zones.is_none());
     spec.zones = zones;
     eprintln!(
         "no --patroni given: starting a 3-node lab cluster in {}",
@@ -72,7 +113,8 @@ pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
     let lab = start_lab(&spec, &interrupt).await?;
     let patroni = lab.patroni();
     let result = on_cluster(
-        &args,
+        args,
+        kind,
         &dir,
         manifest,
         &patroni,
@@ -88,8 +130,14 @@ pub async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
 /// connects: a folder measured on an existing cluster resumes only with --patroni (checked to be
 /// that cluster once connected); one measured on a lab pgsyncbench started, only on a new lab
 /// asked for with --new-lab.
-fn resumable_here(dir: &Path, manifest: &Manifest, args: &SweepArgs) -> Result<(), Failure> {
+fn resumable_here(
+    dir: &Path,
+    manifest: &Manifest,
+    args: &SweepArgs,
+    kind: Kind,
+) -> Result<(), Failure> {
     let e = &manifest.environment;
+    let command = kind.command();
     let given = args.patroni.patroni.is_some();
     let recorded = e
         .cluster
@@ -100,7 +148,7 @@ fn resumable_here(dir: &Path, manifest: &Manifest, args: &SweepArgs) -> Result<(
     match (e.lab, given, args.new_lab) {
         (false, false, _) => Err(Failure::new(match &e.patroni_url {
             Some(url) => format!(
-                "{dir} was measured on the cluster at {url}{recorded}; resume it there: pgsyncbench sweep --resume {dir} --patroni {url}"
+                "{dir} was measured on the cluster at {url}{recorded}; resume it there: pgsyncbench {command} --resume {dir} --patroni {url}"
             ),
             None => format!(
                 "{dir} was measured on an existing cluster; resume it there with --patroni URL"
@@ -108,7 +156,7 @@ fn resumable_here(dir: &Path, manifest: &Manifest, args: &SweepArgs) -> Result<(
         })),
         (false, true, _) | (true, false, true) => Ok(()),
         (true, false, false) => Err(Failure::new(format!(
-            "{dir} was measured on a lab cluster pgsyncbench started for it{recorded}, which is gone; to finish it on a new lab (its cells will record the new cluster, and reports will say the folder spans two): pgsyncbench sweep --resume {dir} --new-lab"
+            "{dir} was measured on a lab cluster pgsyncbench started for it{recorded}, which is gone; to finish it on a new lab (its cells will record the new cluster, and reports will say the folder spans two): pgsyncbench {command} --resume {dir} --new-lab"
         ))),
         (true, true, _) => Err(Failure::new(format!(
             "{dir} was measured on a lab cluster pgsyncbench started for it{recorded}, not on the cluster --patroni names: resume it on a new lab with --new-lab, or start a new sweep there"
@@ -118,23 +166,46 @@ fn resumable_here(dir: &Path, manifest: &Manifest, args: &SweepArgs) -> Result<(
 
 /// The results folder and its manifest: read back for --resume, otherwise from the plan file
 /// and flags (checked before anything runs). The environment is filled in later.
-fn prepare(args: &SweepArgs) -> Result<(PathBuf, Option<Manifest>), Failure> {
+fn prepare(
+    args: &SweepArgs,
+    kind: Kind,
+    capacity: Option<CapacityFile>,
+) -> Result<(PathBuf, Option<Manifest>), Failure> {
     if let Some(dir) = &args.resume {
         let existing = Results::load(dir)?;
+        let held = Kind::of(&existing.manifest);
+        if held != kind {
+            return Err(Failure::new(format!(
+                "{} holds a {}: continue it with pgsyncbench {} --resume {}",
+                dir.display(),
+                match held {
+                    Kind::Sweep => "sweep",
+                    Kind::Capacity => "capacity search",
+                },
+                held.command(),
+                dir.display()
+            )));
+        }
         return Ok((dir.clone(), Some(existing.manifest)));
     }
     let (file, source) = match &args.plan {
         Some(p) => (PlanFile::load(p)?, p.display().to_string()),
         None => (PlanFile::default(), "the command line".to_string()),
     };
+    // A capacity search is called so unless the plan or --name says otherwise.
+    let name = match kind {
+        Kind::Capacity if file.name.is_none() => args.name.clone().or(Some("capacity".into())),
+        _ => args.name.clone(),
+    };
     let flags = PlanFile {
-        name: args.name.clone(),
+        name,
         workloads: args.builtin.map(|b| vec![b]),
         modes: args.modes.clone(),
         baseline: args.baseline,
         scales: args.scales.clone(),
         clients: args.clients.clone(),
         threads: args.threads.clone(),
+        rates: args.rates.clone(),
         rtt_ms: None,
         zones: args.zones.clone(),
         reference: None,
@@ -144,8 +215,17 @@ fn prepare(args: &SweepArgs) -> Result<(PathBuf, Option<Manifest>), Failure> {
         protocol: args.protocol,
         synchronous_mode: args.synchronous_mode,
         strict: args.strict,
+        capacity: match kind {
+            Kind::Sweep => None,
+            Kind::Capacity => Some(capacity.unwrap_or_default()),
+        },
     };
     let plan = file.overridden_by(flags).into_plan(&source)?;
+    if kind == Kind::Sweep && plan.capacity.is_some() {
+        return Err(Failure::new(format!(
+            "{source} holds a capacity search (key 'capacity'): run it with pgsyncbench capacity --plan {source}"
+        )));
+    }
     let dir = args.out.clone().unwrap_or_else(|| results_dir(&plan.name));
     if dir.join(folder::MANIFEST_FILE).exists() {
         return Err(Failure::new(format!(
@@ -160,10 +240,14 @@ fn prepare(args: &SweepArgs) -> Result<(PathBuf, Option<Manifest>), Failure> {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0)
     });
-    let order = sweep::cell_order(&plan, seed)
-        .iter()
-        .map(CellKey::id)
-        .collect();
+    // A capacity search's cells are chosen as it goes: its order grows probe by probe.
+    let order = match kind {
+        Kind::Sweep => sweep::cell_order(&plan, seed)
+            .iter()
+            .map(CellKey::id)
+            .collect(),
+        Kind::Capacity => Vec::new(),
+    };
     Ok((
         dir,
         Some(Manifest {
@@ -237,8 +321,10 @@ fn same_cluster_or_refuse(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn on_cluster(
     args: &SweepArgs,
+    kind: Kind,
     dir: &Path,
     manifest: Option<Manifest>,
     patroni: &Patroni,
@@ -299,7 +385,7 @@ async fn on_cluster(
         set_rtt: &set_rtt,
         cluster: &cluster,
     };
-    let result = apply_and_run(dir, &manifest, &at, interrupt).await;
+    let result = apply_and_run(dir, &mut manifest, &at, interrupt).await;
     let restored = put_back_config(&saved, patroni, base, budget).await;
     if let Err(e) = &restored {
         eprintln!("pgsyncbench: error: {}", e.message);
@@ -314,25 +400,33 @@ async fn on_cluster(
             Err(e) => eprintln!("pgsyncbench: error: the report failed: {e}"),
         }
     }
+    let command = kind.command();
     let timing = match result {
         Ok(t) => t,
         Err(SweepError::Interrupted) => {
             eprintln!(
-                "sweep interrupted: finished cells are kept; continue with `pgsyncbench sweep --resume {}`",
+                "{command} interrupted: finished cells are kept; continue with `pgsyncbench {command} --resume {}`",
                 dir.display()
             );
             return Err(interrupted_failure());
         }
         Err(e) => {
             return Err(Failure::new(format!(
-                "{e} (finished cells are kept; continue with `pgsyncbench sweep --resume {}`)",
+                "{e} (finished cells are kept; continue with `pgsyncbench {command} --resume {}`)",
                 dir.display()
             )));
         }
     };
     restored?;
+    if kind == Kind::Capacity {
+        super::capacity::print_found(dir);
+    }
     eprintln!(
-        "sweep done in {:.0} s; {:.1}% of it (loading tables aside) went to anything but warmup and measured load",
+        "{} done in {:.0} s; {:.1}% of it (loading tables aside) went to anything but warmup and measured load",
+        match kind {
+            Kind::Sweep => "sweep",
+            Kind::Capacity => "capacity search",
+        },
         timing.total.as_secs_f64(),
         100.0 * timing.overhead_share()
     );
@@ -343,7 +437,7 @@ async fn on_cluster(
 /// The sweep's own synchronous settings first, then every missing cell.
 async fn apply_and_run(
     dir: &Path,
-    manifest: &Manifest,
+    manifest: &mut Manifest,
     at: &SweepTarget<'_>,
     interrupt: &Interrupt,
 ) -> Result<sweep::Timing, SweepError> {
@@ -366,10 +460,16 @@ async fn apply_and_run(
             }
         );
     }
-    let mut progress = Progress::new(std::io::stderr().is_terminal());
-    let timing = sweep::run(dir, manifest, at, &mut progress, interrupt).await;
-    progress.finish();
-    timing
+    if plan.capacity.is_some() {
+        // Probes are chosen as the search goes: a line each, no bar with a length.
+        let mut progress = Progress::new(false);
+        crate::capacity::run::run(dir, manifest, at, &mut progress, interrupt).await
+    } else {
+        let mut progress = Progress::new(std::io::stderr().is_terminal());
+        let timing = sweep::run(dir, manifest, at, &mut progress, interrupt).await;
+        progress.finish();
+        timing
+    }
 }
 
 /// Cell i of N with an ETA on a terminal; a line per cell otherwise.
@@ -423,17 +523,18 @@ impl SweepProgress for Progress {
                 b.set_position(index as u64);
                 b.set_message(key.id());
             }
+            None if total == 0 => eprintln!("[probe {}] {}", index + 1, key.id()),
             None => eprintln!("[{}/{total}] {}", index + 1, key.id()),
         }
     }
 
     fn cell_finished(&mut self, index: usize, total: usize, cell: &CellResult) {
-        let line = format!(
-            "[{}/{total}] {}: {}",
-            index + 1,
-            cell.cell.id(),
-            describe(cell)
-        );
+        let at = if total == 0 {
+            format!("probe {}", index + 1)
+        } else {
+            format!("{}/{total}", index + 1)
+        };
+        let line = format!("[{at}] {}: {}", cell.cell.id(), describe(cell));
         match &self.bar {
             Some(b) => {
                 b.set_position(index as u64 + 1);

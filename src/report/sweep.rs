@@ -24,43 +24,48 @@ impl<'a> Report<'a> {
         }
     }
 
-    /// The document, with `figures` (the charts) where they belong.
-    pub fn document(&self, figures: Vec<Block>) -> Doc {
+    /// The document, with `figures` (the charts, by name) where they belong: each load's
+    /// latency-against-offered-load chart in its section, the others under Charts.
+    pub fn document(&self, figures: Vec<(String, Block)>) -> Doc {
         let m = &self.results.manifest;
+        let (load_figures, figures): (Vec<_>, Vec<_>) = figures
+            .into_iter()
+            .partition(|(name, _)| name.starts_with("offered_"));
+        let figure = |name: &str| {
+            load_figures
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, b)| b.clone())
+        };
+        let figures: Vec<Block> = figures.into_iter().map(|(_, b)| b).collect();
         let mut doc = Doc::new(format!("pgsyncbench report: {}", m.plan.name));
-        doc.push(Block::Paragraph(format!(
-            "Sweep started {} with pgsyncbench {}{}: {} of {} planned cells finished. Each mode is \
-             compared with the baseline, {}: a change is the mode's figure over the baseline's, with \
-             its 95% confidence interval in brackets; \"noise\" marks an interval that includes 0.",
-            m.created_at,
-            m.harness.version,
-            m.harness
-                .git_revision
-                .as_ref()
-                .map(|g| format!(" ({g})"))
-                .unwrap_or_default(),
-            self.results.cells.len(),
-            m.order.len(),
-            m.plan.baseline
-        )));
-        doc.push(Block::Heading(2, "Results".into()));
-        if self.analysis.groups.is_empty() {
-            doc.push(Block::Paragraph("No cell has finished yet.".into()));
-        }
-        for g in &self.analysis.groups {
-            doc.push(Block::Heading(3, g.key.to_string()));
-            doc.push(Block::Table(self.headline(g)));
-            if g.modes.iter().any(|r| {
-                r.changes
+        if let Some(c) = &self.analysis.capacity {
+            doc.push(Block::Paragraph(format!(
+                "Capacity search started {} with pgsyncbench {}{}: {} cells (closed-loop bounds and \
+                 rate probes). For each mode, the highest offered rate at which {} latency stayed within {} ms and \
+                 the server kept up; each mode's capacity is compared with the baseline's, {}.",
+                m.created_at,
+                m.harness.version,
+                m.harness
+                    .git_revision
                     .as_ref()
-                    .is_some_and(|c| c[0].method.is_bootstrap())
-            }) {
-                doc.push(Block::Paragraph(
-                    "† Fewer than two repetitions pair with the baseline's: the interval comes from \
-                     resampling per-second samples and leaves out how much a rerun would differ."
-                        .into(),
-                ));
-            }
+                    .map(|g| format!(" ({g})"))
+                    .unwrap_or_default(),
+                self.results.cells.len(),
+                c.objective.percentile_label(),
+                c.objective.slo_ms,
+                m.plan.baseline
+            )));
+            doc.blocks.extend(super::capacity::blocks(c, &figure));
+            doc.push(Block::Heading(2, "Closed loop".into()));
+            doc.push(Block::Paragraph(
+                "The closed-loop cells that bounded each mode's search, compared with the \
+                 baseline as a sweep's cells are."
+                    .into(),
+            ));
+            self.groups(&mut doc);
+        } else {
+            self.sweep_results(&mut doc, &figure);
         }
         if let Some(r) = &self.results.manifest.plan.reference {
             self.beside_reference(&mut doc, r);
@@ -91,6 +96,52 @@ impl<'a> Report<'a> {
         self.method(&mut doc);
         environment(&mut doc, self.results);
         doc
+    }
+
+    /// A sweep's opening paragraph, its results per group, and with offered rates their section.
+    fn sweep_results(&self, doc: &mut Doc, figure: &dyn Fn(&str) -> Option<Block>) {
+        let m = &self.results.manifest;
+        doc.push(Block::Paragraph(format!(
+            "Sweep started {} with pgsyncbench {}{}: {} of {} planned cells finished. Each mode is \
+             compared with the baseline, {}: a change is the mode's figure over the baseline's, with \
+             its 95% confidence interval in brackets; \"noise\" marks an interval that includes 0.",
+            m.created_at,
+            m.harness.version,
+            m.harness
+                .git_revision
+                .as_ref()
+                .map(|g| format!(" ({g})"))
+                .unwrap_or_default(),
+            self.results.cells.len(),
+            m.order.len(),
+            m.plan.baseline
+        )));
+        doc.push(Block::Heading(2, "Results".into()));
+        self.groups(doc);
+        doc.blocks
+            .extend(super::offered::blocks(self.analysis, figure));
+    }
+
+    /// The headline table of every group whose modes are compared with the baseline.
+    fn groups(&self, doc: &mut Doc) {
+        if self.analysis.compared().next().is_none() {
+            doc.push(Block::Paragraph("No cell has finished yet.".into()));
+        }
+        for g in self.analysis.compared() {
+            doc.push(Block::Heading(3, g.key.to_string()));
+            doc.push(Block::Table(self.headline(g)));
+            if g.modes.iter().any(|r| {
+                r.changes
+                    .as_ref()
+                    .is_some_and(|c| c[0].method.is_bootstrap())
+            }) {
+                doc.push(Block::Paragraph(
+                    "† Fewer than two repetitions pair with the baseline's: the interval comes from \
+                     resampling per-second samples and leaves out how much a rerun would differ."
+                        .into(),
+                ));
+            }
+        }
     }
 
     /// Each group's measured changes beside the reference's, mode by mode.
@@ -242,11 +293,46 @@ impl<'a> Report<'a> {
             ),
             ("seed of the mode order", m.seed.to_string()),
         ];
+        let mut rows = rows;
+        if !p.rates.is_empty() {
+            rows.insert(
+                7,
+                (
+                    "offered rates (TPS over all clients)",
+                    list(p.rates.iter().map(ToString::to_string).collect()),
+                ),
+            );
+        }
+        if let Some(c) = &p.capacity {
+            rows.push((
+                "capacity objective",
+                format!("{} ≤ {} ms", c.percentile_label(), c.slo_ms),
+            ));
+            rows.push((
+                "capacity verification runs",
+                format!("{} beyond the probe that found the rate", c.repeats),
+            ));
+            rows.push((
+                "capacity resolution",
+                format!("{}% of the closed-loop throughput", c.resolution_pct),
+            ));
+        }
         for (k, v) in rows {
             t.row(vec![k.into(), v.into()]);
         }
         doc.push(Block::Table(t));
-        doc.push(Block::Paragraph(
+        if p.capacity.is_some() {
+            doc.push(Block::Paragraph(
+                "Each mode's search runs one probe at a time, the modes taking turns in an order \
+                 shuffled each round from the seed, so that slow drift of the machine does not \
+                 favour a mode. Before each cell the mode is applied through Patroni and verified \
+                 live on the leader; the load warms up, then is measured. Probes run with \
+                 --latency-limit at the objective, so transactions already that late when due are \
+                 skipped (and fail the probe)."
+                    .into(),
+            ));
+        } else {
+            doc.push(Block::Paragraph(
             "Repetitions are interleaved: every mode of repetition 1 runs, then every mode of \
              repetition 2, each repetition in its own order of modes shuffled from the seed, so that \
              slow drift of the machine does not pass for the effect of a mode. Before each cell the \
@@ -254,6 +340,7 @@ impl<'a> Report<'a> {
              is measured."
                 .into(),
         ));
+        }
         doc.push(Block::Paragraph(format!(
             "Statistics. A mode's figures are geometric means over its counted repetitions. A cell \
              does not count when it ran remote_write, on or remote_apply without an attached \
@@ -289,12 +376,24 @@ impl<'a> Report<'a> {
     }
 }
 
+/// Every cell as it ran; folders with offered rates add the rate, skipped transactions and
+/// schedule lag after the TPS.
 fn cells_table(results: &Results) -> Table {
-    let mut t = Table::new(&[
+    let paced = results.cells.iter().any(|c| c.cell.rate.is_some());
+    let mut head = vec![
         ("#", Align::Right),
         ("cell", Align::Left),
         ("sync standby", Align::Left),
         ("TPS", Align::Right),
+    ];
+    if paced {
+        head.extend([
+            ("offered TPS", Align::Right),
+            ("skipped", Align::Right),
+            ("lag p99 ms", Align::Right),
+        ]);
+    }
+    head.extend([
         ("mean ms", Align::Right),
         ("p99 ms", Align::Right),
         ("failed", Align::Right),
@@ -302,6 +401,7 @@ fn cells_table(results: &Results) -> Table {
         ("replication lag max ms", Align::Right),
         ("SyncRep waiting", Align::Right),
     ]);
+    let mut t = Table::new(&head);
     let position: BTreeMap<String, usize> = results
         .manifest
         .order
@@ -324,7 +424,7 @@ fn cells_table(results: &Results) -> Table {
             (false, false) => Cell::new("none", Tone::Muted),
         };
         let (lag, waiting) = replication(c);
-        t.row(vec![
+        let mut row = vec![
             position
                 .get(&id)
                 .map(ToString::to_string)
@@ -333,6 +433,25 @@ fn cells_table(results: &Results) -> Table {
             id.into(),
             standby,
             format!("{:.1}", s.tps).into(),
+        ];
+        if paced {
+            let muted = || Cell::new("—", Tone::Muted);
+            row.extend([
+                c.cell
+                    .rate
+                    .map(|r| Cell::from(r.to_string()))
+                    .unwrap_or_else(|| Cell::new("closed loop", Tone::Muted)),
+                if s.skipped > 0 {
+                    Cell::new(s.skipped.to_string(), Tone::Warn)
+                } else {
+                    Cell::from("0")
+                },
+                s.schedule_lag_ms
+                    .map(|l| Cell::from(fmt_ms(l.p99)))
+                    .unwrap_or_else(muted),
+            ]);
+        }
+        row.extend([
             lat(|l| l.mean),
             lat(|l| l.p99),
             if s.failed > 0 {
@@ -348,6 +467,7 @@ fn cells_table(results: &Results) -> Table {
                 .map(|w| Cell::from(format!("{w:.1}")))
                 .unwrap_or_else(|| Cell::new("—", Tone::Muted)),
         ]);
+        t.row(row);
     }
     t
 }

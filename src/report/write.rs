@@ -1,5 +1,5 @@
 //! The one place that writes every output of a results folder, from the folder alone (no
-//! database): summary.csv for a sweep, its charts and those of its scenario results, then
+//! database): summary.csv for a sweep (and capacity.json for a capacity search), its charts and those of its scenario results, then
 //! report.md (charts linked) and report.html (charts inlined, one self-contained page). Each
 //! file goes through a temporary name and a rename, so a reader never sees half a report.
 
@@ -69,6 +69,7 @@ impl std::fmt::Display for Written {
 
 /// A chart as it goes into the document: its file, and its SVG text for the HTML page.
 struct Figure {
+    name: String,
     title: String,
     svg_path: PathBuf,
     svg: String,
@@ -81,6 +82,7 @@ impl Figure {
             source: e,
         })?;
         Ok(Figure {
+            name: chart.name.clone(),
             title: chart.title.clone(),
             svg_path: chart.svg.clone(),
             svg,
@@ -112,6 +114,11 @@ pub fn write(dir: &Path) -> Result<Written, ReportError> {
     let mut sweep_figures = Vec::new();
     if let Some(a) = &analysis {
         folder::write_summary(dir, &a.results.cells)?;
+        if let Some(c) = &a.capacity {
+            let path = dir.join(crate::capacity::result::FILE);
+            crate::capacity::result::write(dir, c)
+                .map_err(|e| ReportError::Write { path, source: e })?;
+        }
         for chart in charts::render_all(a, &chart_dir)? {
             sweep_figures.push(Figure::read(&chart)?);
         }
@@ -124,9 +131,12 @@ pub fn write(dir: &Path) -> Result<Written, ReportError> {
     }
     let document = |inline: bool| -> Doc {
         let mut doc = match &analysis {
-            Some(a) => {
-                Report::of(a).document(sweep_figures.iter().map(|f| f.block(dir, inline)).collect())
-            }
+            Some(a) => Report::of(a).document(
+                sweep_figures
+                    .iter()
+                    .map(|f| (f.name.clone(), f.block(dir, inline)))
+                    .collect(),
+            ),
             None => Doc::new(format!(
                 "pgsyncbench report: {}",
                 scenarios

@@ -22,7 +22,9 @@ pub use crate::sweep::plan::Plan;
 
 pub const MANIFEST_SCHEMA: &str = "pgsyncbench/manifest";
 pub const CELL_SCHEMA: &str = "pgsyncbench/cell-result";
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: offered rates (`rates`, cell ids ending `_R<rate>`) and capacity searches; folders of
+/// version 1 still load, and read as closed-loop sweeps.
+pub const SCHEMA_VERSION: u32 = 2;
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const CELLS_DIR: &str = "cells";
 pub const SUMMARY_FILE: &str = "summary.csv";
@@ -40,12 +42,17 @@ pub struct CellKey {
     pub mode: SyncCommit,
     /// 1-based.
     pub repetition: u32,
+    /// Offered load: transactions per second over all clients, on pgbench's Poisson
+    /// schedule (`-R`); absent for a closed-loop cell (as fast as the clients can).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<u32>,
 }
 
 impl CellKey {
-    /// File-name-safe id, e.g. `tpcb-like_s10_c8_j2_rtt0_remote_apply_r1`.
+    /// File-name-safe id, e.g. `tpcb-like_s10_c8_j2_rtt0_remote_apply_r1`, and with an offered
+    /// rate `tpcb-like_s10_c8_j2_rtt0_remote_apply_r1_R500`.
     pub fn id(&self) -> String {
-        format!(
+        let mut id = format!(
             "{}_s{}_c{}_j{}_rtt{}_{}_r{}",
             self.workload.name(),
             self.scale,
@@ -54,7 +61,11 @@ impl CellKey {
             self.rtt_ms,
             self.mode,
             self.repetition
-        )
+        );
+        if let Some(r) = self.rate {
+            let _ = write!(id, "_R{r}");
+        }
+        id
     }
 
     /// The comparison group: everything but mode and repetition.
@@ -65,10 +76,12 @@ impl CellKey {
             clients: self.clients,
             threads: self.threads,
             rtt_ms: self.rtt_ms,
+            rate: self.rate,
         }
     }
 }
 
+/// Cells whose modes compare: the same load, at the same offered rate (or all closed loop).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct GroupKey {
     pub workload: Builtin,
@@ -76,9 +89,58 @@ pub struct GroupKey {
     pub clients: usize,
     pub threads: usize,
     pub rtt_ms: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<u32>,
+}
+
+impl GroupKey {
+    /// The load without its offered rate: what a latency-against-offered-load curve shares.
+    pub fn load(&self) -> LoadKey {
+        LoadKey {
+            workload: self.workload,
+            scale: self.scale,
+            clients: self.clients,
+            threads: self.threads,
+            rtt_ms: self.rtt_ms,
+        }
+    }
 }
 
 impl std::fmt::Display for GroupKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.load())?;
+        if let Some(r) = self.rate {
+            write!(f, ", offered {r} TPS")?;
+        }
+        Ok(())
+    }
+}
+
+/// Groups that differ only in their offered rate (or cells of a capacity search's load).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LoadKey {
+    pub workload: Builtin,
+    pub scale: i64,
+    pub clients: usize,
+    pub threads: usize,
+    pub rtt_ms: u32,
+}
+
+impl LoadKey {
+    /// File-name-safe, as cell ids spell it: `tpcb-like_s10_c8_j2_rtt0`.
+    pub fn id(&self) -> String {
+        format!(
+            "{}_s{}_c{}_j{}_rtt{}",
+            self.workload.name(),
+            self.scale,
+            self.clients,
+            self.threads,
+            self.rtt_ms
+        )
+    }
+}
+
+impl std::fmt::Display for LoadKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
         write!(
@@ -241,6 +303,10 @@ pub enum ResultsError {
     Read { path: String, reason: String },
     #[error("cannot write {path}: {reason}")]
     Write { path: String, reason: String },
+    #[error(
+        "{path} is in results format {found}, newer than the {SCHEMA_VERSION} this pgsyncbench reads: use the pgsyncbench that wrote it, or a newer one"
+    )]
+    Newer { path: String, found: u32 },
 }
 
 /// A results folder as read back: the manifest and every finished cell, in run order.
@@ -258,11 +324,14 @@ impl Results {
             return Err(ResultsError::NoResults(dir.display().to_string()));
         }
         let manifest: Manifest = read_json(&manifest_path)?;
+        supported(&manifest_path, manifest.schema_version)?;
         let mut cells = Vec::new();
         for id in &manifest.order {
             let path = dir.join(CELLS_DIR).join(format!("{id}.json"));
             if path.is_file() {
-                cells.push(read_json::<CellResult>(&path)?);
+                let cell = read_json::<CellResult>(&path)?;
+                supported(&path, cell.schema_version)?;
+                cells.push(cell);
             }
         }
         Ok(Results {
@@ -287,6 +356,17 @@ impl Results {
     pub fn cell_path(dir: &Path, key: &CellKey, ext: &str) -> PathBuf {
         dir.join(CELLS_DIR).join(format!("{}.{ext}", key.id()))
     }
+}
+
+/// Every version up to this one's reads (older files lack only what later versions added).
+fn supported(path: &Path, version: u32) -> Result<(), ResultsError> {
+    if version > SCHEMA_VERSION {
+        return Err(ResultsError::Newer {
+            path: path.display().to_string(),
+            found: version,
+        });
+    }
+    Ok(())
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ResultsError> {
@@ -315,11 +395,18 @@ fn write<T: Serialize>(dir: &Path, path: &Path, value: &T) -> Result<(), Results
     crate::load::run_result::write_json_file(path, value).map_err(fail)
 }
 
-/// summary.csv: one row per cell, in run order.
+/// summary.csv: one row per cell, in run order. When any cell ran at an offered rate, four
+/// columns follow: the offered rate (empty for closed loop), skipped transactions, and the
+/// schedule lag's mean and p99; folders without rates keep the columns they always had.
 pub fn summary_csv(cells: &[CellResult]) -> String {
+    let paced = cells.iter().any(|c| c.cell.rate.is_some());
     let mut out = String::from(
-        "workload,scale,clients,threads,rtt_ms,mode,repetition,transactions,failed,tps,latency_mean_ms,latency_stddev_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_p99_9_ms,latency_max_ms,sync_standby_attached\n",
+        "workload,scale,clients,threads,rtt_ms,mode,repetition,transactions,failed,tps,latency_mean_ms,latency_stddev_ms,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_p99_9_ms,latency_max_ms,sync_standby_attached",
     );
+    if paced {
+        out.push_str(",offered_tps,skipped,schedule_lag_mean_ms,schedule_lag_p99_ms");
+    }
+    out.push('\n');
     for c in cells {
         let k = &c.cell;
         let s = &c.run.summary;
@@ -345,7 +432,18 @@ pub fn summary_csv(cells: &[CellResult]) -> String {
             }
             None => out.push_str(",,,,,,,"),
         }
-        let _ = writeln!(out, ",{}", c.sync_standby_attached);
+        let _ = write!(out, ",{}", c.sync_standby_attached);
+        if paced {
+            let rate = k.rate.map(|r| r.to_string()).unwrap_or_default();
+            let _ = write!(out, ",{rate},{}", s.skipped);
+            match &s.schedule_lag_ms {
+                Some(l) => {
+                    let _ = write!(out, ",{:.3},{:.3}", l.mean, l.p99);
+                }
+                None => out.push_str(",,"),
+            }
+        }
+        out.push('\n');
     }
     out
 }
@@ -375,6 +473,7 @@ mod tests {
             rtt_ms: 0,
             mode: SyncCommit::RemoteApply,
             repetition: 1,
+            rate: None,
         };
         assert_eq!(k.id(), "tpcb-like_s10_c8_j2_rtt0_remote_apply_r1");
         let mut other = k.clone();
@@ -395,6 +494,34 @@ mod tests {
             one.group().to_string(),
             "tpcb-like, scale 10, 1 client, 1 thread, +5 ms RTT"
         );
+        // An offered rate ends the id and belongs to the group: modes compare at one rate.
+        let paced = CellKey {
+            rate: Some(500),
+            ..k.clone()
+        };
+        assert_eq!(paced.id(), "tpcb-like_s10_c8_j2_rtt0_remote_apply_r1_R500");
+        assert_ne!(paced.group(), k.group());
+        assert_eq!(
+            paced.group().to_string(),
+            "tpcb-like, scale 10, 8 clients, 2 threads, offered 500 TPS"
+        );
+        // Keys written before rates existed read as closed loop, and write back unchanged.
+        let old = serde_json::json!({"workload": "tpcb-like", "scale": 10, "clients": 8,
+            "threads": 2, "rtt_ms": 0, "mode": "remote_apply", "repetition": 1});
+        let read: CellKey = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(read, k);
+        assert_eq!(serde_json::to_value(&read).unwrap(), old);
+    }
+
+    #[test]
+    fn results_of_a_newer_format_are_refused_by_name() {
+        let e = supported(Path::new("x/manifest.json"), SCHEMA_VERSION + 1).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("x/manifest.json is in results format"),
+            "{e}"
+        );
+        assert!(supported(Path::new("m"), 1).is_ok());
     }
 
     #[test]

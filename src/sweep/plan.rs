@@ -27,6 +27,55 @@ pub struct Reference {
     pub note: Option<String>,
 }
 
+/// `capacity = { slo_ms = 20, percentile = 99, repeats = 2, resolution_pct = 2 }` as written,
+/// each key optional (flags may give them); `slo_ms` is required in the end.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityFile {
+    pub slo_ms: Option<f64>,
+    pub percentile: Option<f64>,
+    pub repeats: Option<u32>,
+    pub resolution_pct: Option<f64>,
+}
+
+impl CapacityFile {
+    pub fn overridden_by(self, over: CapacityFile) -> CapacityFile {
+        CapacityFile {
+            slo_ms: over.slo_ms.or(self.slo_ms),
+            percentile: over.percentile.or(self.percentile),
+            repeats: over.repeats.or(self.repeats),
+            resolution_pct: over.resolution_pct.or(self.resolution_pct),
+        }
+    }
+}
+
+/// A capacity search: for each mode, the highest offered rate whose `percentile` latency
+/// stays within `slo_ms` over the measured window and which the server keeps up with.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capacity {
+    /// The latency objective, ms.
+    pub slo_ms: f64,
+    /// Which latency percentile the objective is on (99: p99).
+    pub percentile: f64,
+    /// Runs at the rate found, beyond the probe that found it, that must all pass too.
+    pub repeats: u32,
+    /// The search stops when the passing and failing rates are this close, in percent of the
+    /// closed-loop throughput that bounds it.
+    pub resolution_pct: f64,
+}
+
+impl Capacity {
+    pub const DEFAULT_PERCENTILE: f64 = 99.0;
+    pub const DEFAULT_REPEATS: u32 = 2;
+    pub const DEFAULT_RESOLUTION_PCT: f64 = 2.0;
+
+    /// `p99`, `p99.9`: the percentile as reports name it.
+    pub fn percentile_label(&self) -> String {
+        format!("p{}", self.percentile)
+    }
+}
+
 /// Every key a plan file may hold, each optional.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +87,7 @@ pub struct PlanFile {
     pub scales: Option<Vec<i64>>,
     pub clients: Option<Vec<usize>>,
     pub threads: Option<Vec<usize>>,
+    pub rates: Option<Vec<u32>>,
     pub rtt_ms: Option<Vec<u32>>,
     pub zones: Option<String>,
     pub reference: Option<Reference>,
@@ -47,6 +97,7 @@ pub struct PlanFile {
     pub protocol: Option<Protocol>,
     pub synchronous_mode: Option<SyncMode>,
     pub strict: Option<bool>,
+    pub capacity: Option<CapacityFile>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -84,6 +135,7 @@ impl PlanFile {
             scales: over.scales.or(self.scales),
             clients: over.clients.or(self.clients),
             threads: over.threads.or(self.threads),
+            rates: over.rates.or(self.rates),
             rtt_ms: over.rtt_ms.or(self.rtt_ms),
             zones: over.zones.or(self.zones),
             reference: over.reference.or(self.reference),
@@ -93,6 +145,10 @@ impl PlanFile {
             protocol: over.protocol.or(self.protocol),
             synchronous_mode: over.synchronous_mode.or(self.synchronous_mode),
             strict: over.strict.or(self.strict),
+            capacity: match (self.capacity, over.capacity) {
+                (Some(file), Some(flags)) => Some(file.overridden_by(flags)),
+                (file, flags) => flags.or(file),
+            },
         }
     }
 
@@ -102,6 +158,22 @@ impl PlanFile {
             file: file.to_string(),
             reason,
         };
+        let capacity = self
+            .capacity
+            .map(|c| {
+                let slo_ms = c.slo_ms.ok_or_else(|| {
+                    invalid(
+                        "a capacity search needs its latency objective: capacity = { slo_ms = 20 } in the plan, or --slo-ms".into(),
+                    )
+                })?;
+                Ok(Capacity {
+                    slo_ms,
+                    percentile: c.percentile.unwrap_or(Capacity::DEFAULT_PERCENTILE),
+                    repeats: c.repeats.unwrap_or(Capacity::DEFAULT_REPEATS),
+                    resolution_pct: c.resolution_pct.unwrap_or(Capacity::DEFAULT_RESOLUTION_PCT),
+                })
+            })
+            .transpose()?;
         let plan = Plan {
             name: self.name.unwrap_or_else(|| "sweep".into()),
             workloads: self.workloads.unwrap_or_else(|| vec![Builtin::TpcbLike]),
@@ -110,6 +182,7 @@ impl PlanFile {
             scales: self.scales.unwrap_or_else(|| vec![10]),
             clients: self.clients.unwrap_or_else(|| vec![8]),
             threads: self.threads.unwrap_or_else(|| vec![2]),
+            rates: self.rates.clone().unwrap_or_default(),
             rtt_ms: self.rtt_ms.unwrap_or_else(|| vec![0]),
             zones: self.zones,
             reference: self.reference,
@@ -119,7 +192,13 @@ impl PlanFile {
             protocol: self.protocol.unwrap_or(Protocol::Prepared),
             synchronous_mode: self.synchronous_mode,
             strict: self.strict,
+            capacity,
         };
+        if self.rates.as_ref().is_some_and(Vec::is_empty) {
+            return Err(invalid(
+                "key 'rates' is an empty list: give at least one rate, or leave it out for closed-loop cells".into(),
+            ));
+        }
         for (key, empty) in [
             ("workloads", plan.workloads.is_empty()),
             ("modes", plan.modes.is_empty()),
@@ -193,6 +272,45 @@ impl PlanFile {
         if let Some(r) = duplicate(&plan.rtt_ms) {
             return Err(invalid(format!("key 'rtt_ms' lists {r} twice")));
         }
+        if plan.rates.contains(&0) {
+            return Err(invalid(
+                "key 'rates' holds 0: rates are transactions per second over all clients, 1 or more (leave the key out for closed-loop cells)".into(),
+            ));
+        }
+        if let Some(r) = duplicate(&plan.rates) {
+            return Err(invalid(format!("key 'rates' lists {r} twice")));
+        }
+        if let Some(c) = &plan.capacity {
+            if !plan.rates.is_empty() {
+                return Err(invalid(
+                    "keys 'rates' and 'capacity' exclude each other: a capacity search chooses its own rates".into(),
+                ));
+            }
+            if plan.repeat != 1 {
+                return Err(invalid(format!(
+                    "key 'repeat' is {} but a capacity search repeats only at the rate it finds: use capacity.repeats",
+                    plan.repeat
+                )));
+            }
+            if !(c.slo_ms > 0.0 && c.slo_ms.is_finite()) {
+                return Err(invalid(format!(
+                    "capacity.slo_ms is {}: give the latency objective in milliseconds, more than 0",
+                    c.slo_ms
+                )));
+            }
+            if !(c.percentile > 0.0 && c.percentile < 100.0) {
+                return Err(invalid(format!(
+                    "capacity.percentile is {}: give a percentile between 0 and 100, e.g. 99 or 99.9",
+                    c.percentile
+                )));
+            }
+            if !(c.resolution_pct > 0.0 && c.resolution_pct <= 50.0) {
+                return Err(invalid(format!(
+                    "capacity.resolution_pct is {}: give a percentage of the closed-loop throughput above 0 and at most 50",
+                    c.resolution_pct
+                )));
+            }
+        }
         Ok(plan)
     }
 }
@@ -242,6 +360,10 @@ pub struct Plan {
     pub scales: Vec<i64>,
     pub clients: Vec<usize>,
     pub threads: Vec<usize>,
+    /// Offered rates, transactions per second over all clients, each a cell of its own;
+    /// empty: closed loop (as fast as the clients can).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rates: Vec<u32>,
     /// Round trips to add, in ms (lab only): between zones when the plan has zones, otherwise
     /// on the replication path through relays; [0] for none.
     pub rtt_ms: Vec<u32>,
@@ -259,6 +381,9 @@ pub struct Plan {
     /// Patroni synchronous_mode for the whole sweep (None: leave as is).
     pub synchronous_mode: Option<crate::cluster::control::SyncMode>,
     pub strict: Option<bool>,
+    /// A capacity search instead of a sweep of fixed cells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
 }
 
 #[cfg(test)]
@@ -344,6 +469,84 @@ mod tests {
         let p = file.overridden_by(flags).into_plan("p.toml").unwrap();
         assert_eq!(p.clients, [16]);
         assert_eq!(p.duration, 60);
+    }
+
+    #[test]
+    fn rates_are_positive_distinct_and_absent_means_closed_loop() {
+        assert!(plan("").unwrap().rates.is_empty());
+        assert_eq!(plan("rates = [200, 400]").unwrap().rates, [200, 400]);
+        for (text, says) in [
+            ("rates = []", "empty list"),
+            ("rates = [0, 10]", "holds 0"),
+            ("rates = [10, 10]", "twice"),
+        ] {
+            let e = plan(text).unwrap_err().to_string();
+            assert!(e.contains("'rates'") && e.contains(says), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_capacity_search_takes_defaults_and_flags_and_refuses_what_does_not_apply() {
+        let p = plan("capacity = { slo_ms = 20 }").unwrap();
+        assert_eq!(
+            p.capacity,
+            Some(Capacity {
+                slo_ms: 20.0,
+                percentile: 99.0,
+                repeats: 2,
+                resolution_pct: 2.0
+            })
+        );
+        assert_eq!(p.capacity.unwrap().percentile_label(), "p99");
+        let file = PlanFile::parse("capacity = { slo_ms = 20, repeats = 3 }", "p").unwrap();
+        let flags = PlanFile {
+            capacity: Some(CapacityFile {
+                percentile: Some(99.9),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let c = file
+            .overridden_by(flags)
+            .into_plan("p")
+            .unwrap()
+            .capacity
+            .unwrap();
+        assert_eq!((c.slo_ms, c.percentile, c.repeats), (20.0, 99.9, 3));
+        assert_eq!(c.percentile_label(), "p99.9");
+        for (text, says) in [
+            ("capacity = { percentile = 99 }", "slo_ms = 20"),
+            ("capacity = { slo_ms = 0 }", "slo_ms is 0"),
+            (
+                "capacity = { slo_ms = 5, percentile = 100 }",
+                "percentile is 100",
+            ),
+            (
+                "capacity = { slo_ms = 5, resolution_pct = 0 }",
+                "resolution_pct",
+            ),
+            (
+                "capacity = { slo_ms = 5 }\nrates = [10]",
+                "exclude each other",
+            ),
+            ("capacity = { slo_ms = 5 }\nrepeat = 2", "capacity.repeats"),
+            ("capacity = { slo = 5 }", "unknown field"),
+        ] {
+            let e = plan(text).unwrap_err().to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn manifests_written_before_rates_and_capacity_read_without_them() {
+        let p = plan("").unwrap();
+        let mut v = serde_json::to_value(&p).unwrap();
+        assert!(
+            v.get("rates").is_none() && v.get("capacity").is_none(),
+            "{v}"
+        );
+        v.as_object_mut().unwrap().remove("rates");
+        assert_eq!(serde_json::from_value::<Plan>(v).unwrap(), p);
     }
 
     #[test]

@@ -28,7 +28,8 @@ use crate::sweep::sampler;
 
 /// Every cell of the plan in the order it runs: per scale (tables are loaded once per scale),
 /// repetition after repetition, each group's modes shuffled by a generator seeded from `seed`,
-/// the scale, the repetition and the group.
+/// the scale, the repetition and the group. Offered rates are the innermost dimension of a
+/// group, so a plan without them orders its cells as before rates existed.
 pub fn cell_order(plan: &Plan, seed: u64) -> Vec<CellKey> {
     let mut order = Vec::new();
     for &scale in &plan.scales {
@@ -38,22 +39,21 @@ pub fn cell_order(plan: &Plan, seed: u64) -> Vec<CellKey> {
                 for &clients in &plan.clients {
                     for &threads in &plan.threads {
                         for &rtt_ms in &plan.rtt_ms {
-                            group_index += 1;
-                            let mut modes = plan.modes.clone();
-                            let mix = seed
-                                ^ (scale as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                                ^ u64::from(repetition).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
-                                ^ group_index.wrapping_mul(0x1656_67B1_9E37_79F9);
-                            modes.shuffle(&mut SmallRng::seed_from_u64(mix));
-                            order.extend(modes.into_iter().map(|mode| CellKey {
-                                workload,
-                                scale,
-                                clients,
-                                threads,
-                                rtt_ms,
-                                mode,
-                                repetition,
-                            }));
+                            for rate in rates(plan) {
+                                group_index += 1;
+                                let mut modes = plan.modes.clone();
+                                modes.shuffle(&mut shuffler(seed, scale, repetition, group_index));
+                                order.extend(modes.into_iter().map(|mode| CellKey {
+                                    workload,
+                                    scale,
+                                    clients,
+                                    threads,
+                                    rtt_ms,
+                                    mode,
+                                    repetition,
+                                    rate,
+                                }));
+                            }
                         }
                     }
                 }
@@ -61,6 +61,25 @@ pub fn cell_order(plan: &Plan, seed: u64) -> Vec<CellKey> {
         }
     }
     order
+}
+
+/// The plan's offered rates, or one closed-loop value when it has none.
+fn rates(plan: &Plan) -> Vec<Option<u32>> {
+    if plan.rates.is_empty() {
+        vec![None]
+    } else {
+        plan.rates.iter().copied().map(Some).collect()
+    }
+}
+
+/// The generator that shuffles the modes of one group (numbered from 1 within its scale and
+/// repetition), from the recorded seed.
+pub fn shuffler(seed: u64, scale: i64, repetition: u32, group_index: u64) -> SmallRng {
+    let mix = seed
+        ^ (scale as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ u64::from(repetition).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+        ^ group_index.wrapping_mul(0x1656_67B1_9E37_79F9);
+    SmallRng::seed_from_u64(mix)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -199,7 +218,7 @@ pub async fn run(
 }
 
 /// Loads pgbench tables at `scale` on the leader unless they are there already.
-async fn ensure_scale(
+pub async fn ensure_scale(
     at: &SweepTarget<'_>,
     scale: i64,
     progress: &mut dyn SweepProgress,
@@ -226,7 +245,9 @@ impl InitProgress for Steps<'_> {
     }
 }
 
-async fn run_cell(
+/// Runs one cell: its mode switched through Patroni and proven live, CHECKPOINT, warmup and
+/// measurement with the sampler beside it. The caller writes the result.
+pub async fn run_cell(
     dir: &Path,
     plan: &Plan,
     key: &CellKey,
@@ -276,6 +297,9 @@ async fn run_cell(
         scale: key.scale,
         sync_commit: Some(key.mode),
         seed,
+        rate: key.rate.map(f64::from),
+        // A capacity probe counts (and at a fixed rate skips) what misses the objective.
+        latency_limit_ms: plan.capacity.map(|c| c.slo_ms),
         ..RunOptions::builtin(key.workload)
     };
     let config = options.engine_config(None);
@@ -325,11 +349,21 @@ async fn run_cell(
     })
 }
 
-/// Each cell's random draws differ but are reproducible from its key.
+/// Each cell's random draws differ but are reproducible from its key. A closed-loop key hashes
+/// as keys did before rates existed, so its cell draws what it drew then.
 fn plan_seed(key: &CellKey) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    key.hash(&mut h);
+    key.workload.hash(&mut h);
+    key.scale.hash(&mut h);
+    key.clients.hash(&mut h);
+    key.threads.hash(&mut h);
+    key.rtt_ms.hash(&mut h);
+    key.mode.hash(&mut h);
+    key.repetition.hash(&mut h);
+    if let Some(r) = key.rate {
+        r.hash(&mut h);
+    }
     h.finish()
 }
 
@@ -380,6 +414,69 @@ mod tests {
         let scales: Vec<i64> = cell_order(&p, 1).iter().map(|k| k.scale).collect();
         assert_eq!(scales.iter().filter(|&&s| s == 1).count(), 10);
         assert!(scales.windows(2).filter(|w| w[0] != w[1]).count() == 1);
+    }
+
+    #[test]
+    fn rates_are_the_innermost_dimension_and_a_plan_without_them_orders_as_before() {
+        let p = plan("repeat = 2\nclients = [4, 8]\nthreads = [1]\nmodes = [\"off\", \"on\"]");
+        let before = cell_order(&p, 9);
+        assert!(before.iter().all(|k| k.rate.is_none()));
+        // The order as cell_order wrote it before rates: modes shuffled per (scale, repetition,
+        // group), groups numbered from 1.
+        let mut expected = Vec::new();
+        for repetition in 1..=2 {
+            for (i, clients) in [4, 8].into_iter().enumerate() {
+                let mut modes = p.modes.clone();
+                modes.shuffle(&mut shuffler(9, 10, repetition, i as u64 + 1));
+                expected.extend(modes.into_iter().map(|mode| (clients, mode, repetition)));
+            }
+        }
+        let got: Vec<_> = before
+            .iter()
+            .map(|k| (k.clients, k.mode, k.repetition))
+            .collect();
+        assert_eq!(got, expected);
+
+        let paced =
+            plan("clients = [4]\nthreads = [1]\nmodes = [\"off\", \"on\"]\nrates = [100, 300]");
+        let order = cell_order(&paced, 9);
+        let rates: Vec<Option<u32>> = order.iter().map(|k| k.rate).collect();
+        assert_eq!(rates, [Some(100), Some(100), Some(300), Some(300)]);
+        assert!(order[0].group() == order[1].group() && order[1].group() != order[2].group());
+    }
+
+    #[test]
+    fn a_closed_loop_cell_draws_as_before_and_a_rate_changes_the_draws() {
+        let key = CellKey {
+            workload: crate::load::workload::Builtin::TpcbLike,
+            scale: 10,
+            clients: 8,
+            threads: 2,
+            rtt_ms: 0,
+            mode: SyncCommit::On,
+            repetition: 1,
+            rate: None,
+        };
+        // The derived hash of the key as it was (these fields, in this order).
+        #[derive(Hash)]
+        struct Old(
+            crate::load::workload::Builtin,
+            i64,
+            usize,
+            usize,
+            u32,
+            SyncCommit,
+            u32,
+        );
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        Old(key.workload, 10, 8, 2, 0, SyncCommit::On, 1).hash(&mut h);
+        assert_eq!(plan_seed(&key), h.finish());
+        let paced = CellKey {
+            rate: Some(100),
+            ..key.clone()
+        };
+        assert_ne!(plan_seed(&paced), plan_seed(&key));
     }
 
     #[test]
