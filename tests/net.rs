@@ -149,8 +149,11 @@ fn each_direction_has_its_own_delay() {
 }
 
 /// Jitter spreads one-way delays over the range asked (uniform ±1 ms around 5 ms): never
-/// below it, and 98 % within it (a rare wake-up comes late on a busy machine); datagrams 3 ms
-/// apart so the order-keeping clamp does not skew the spread.
+/// below it, and above it no more than the machine's own delivery time adds. That ceiling is
+/// sound: every delay is at most 6 ms, so the p98 of delay + delivery is at most 6 ms + the p98
+/// of delivery alone, measured first on the plain link with the same idle time between
+/// datagrams (a thread idle for 8 ms wakes slower on a busy machine whatever the network).
+/// Datagrams 3 ms apart so the order-keeping clamp does not skew the spread.
 #[test]
 fn jitter_spreads_delays_over_the_range_asked() {
     if !is_root() {
@@ -159,6 +162,9 @@ fn jitter_spreads_delays_over_the_range_asked() {
     let _s = serial();
     let net = three_hosts();
     let (a, b) = (net.host("a").unwrap(), net.host("b").unwrap());
+    let mut plain = one_way_samples_ms(&a, &b, 150, Duration::from_millis(8));
+    plain.sort_by(f64::total_cmp);
+    let delivery_p98 = plain[147];
     let jittery = Policy {
         delay_us: 5_000,
         jitter: net::Jitter::Uniform {
@@ -171,12 +177,14 @@ fn jitter_spreads_delays_over_the_range_asked() {
     d.sort_by(f64::total_cmp);
     let (lo, p10, p90, p98) = (d[0], d[15], d[135], d[147]);
     eprintln!(
-        "jitter ±1 ms around 5 ms: min {lo:.3} p10 {p10:.3} p90 {p90:.3} p98 {p98:.3} max {:.3} ms",
+        "jitter ±1 ms around 5 ms: min {lo:.3} p10 {p10:.3} p90 {p90:.3} p98 {p98:.3} max {:.3} ms; \
+         plain link delivery p98 {delivery_p98:.3} ms",
         d[149]
     );
+    let ceiling = 6.0 + delivery_p98 + bound_us(6_000.0) / 1e3;
     assert!(
-        lo >= 4.0 && p98 <= 6.2,
-        "outside 4–6 ms: min {lo}, p98 {p98}"
+        lo >= 4.0 && p98 <= ceiling,
+        "outside 4–6 ms: min {lo}, p98 {p98} (ceiling {ceiling:.3} with delivery)"
     );
     assert!(p90 - p10 > 1.2, "not spread: p10 {p10} p90 {p90}");
 }
