@@ -167,7 +167,7 @@ async fn perform(
         (ActionKind::Failover, _) => on.failover(candidate.as_deref()).await,
         (ActionKind::Restart, _) => on.restart(&members).await,
         (ActionKind::Patch, _) => on.patch(a).await,
-        (ActionKind::Shell, _) => shell(a).await,
+        (ActionKind::Shell, _) => shell(a, &members, cluster.as_ref()).await,
         (kind, None) => Err(format!("{kind} needs the lab")),
         (ActionKind::AddDelay, Some(lab)) => {
             let rtt = a.rtt_ms.unwrap_or_default();
@@ -326,11 +326,24 @@ impl Scene<'_> {
     }
 }
 
-async fn shell(a: &ActionSpec) -> Result<String, String> {
+/// Runs a shell action's command with `sh -c`. It sees the members its `member` selector chose
+/// as `PGSB_MEMBERS` and the leader at the time as `PGSB_LEADER` (space-separated names; empty
+/// when none), so one command can act on whichever member holds a role when it fires.
+async fn shell(
+    a: &ActionSpec,
+    members: &[String],
+    cluster: Option<&Cluster>,
+) -> Result<String, String> {
     let command = a.command.clone().unwrap_or_default();
     let limit = Duration::from_secs(a.timeout.unwrap_or(60));
+    let leader = cluster
+        .and_then(Cluster::leader)
+        .map(|m| m.name.clone())
+        .unwrap_or_default();
     let child = tokio::process::Command::new("sh")
         .args(["-c", &command])
+        .env("PGSB_MEMBERS", members.join(" "))
+        .env("PGSB_LEADER", leader)
         .kill_on_drop(true)
         .output();
     match tokio::time::timeout(limit, child).await {

@@ -183,7 +183,8 @@ pub enum ActionKind {
     Restart,
     /// PATCH /config with `config`.
     Patch,
-    /// A shell command, for faults on real clusters (`kubectl delete pod ...`).
+    /// A shell command, for faults on real clusters (`kubectl delete pod $PGSB_LEADER`); it sees
+    /// `PGSB_LEADER` and `PGSB_MEMBERS` (src/scenario/actions.rs).
     Shell,
     /// Adds `rtt_ms` of round-trip time on the replication path (lab with relays).
     AddDelay,
