@@ -147,6 +147,7 @@ fn write(opts: &Options) -> Result<(), Box<dyn std::error::Error>> {
         clients: opts.clients.clone(),
         threads: vec![2],
         rates: Vec::new(),
+        generators: 1,
         rtt_ms: vec![0],
         zones: None,
         reference: None,

@@ -122,6 +122,9 @@ pub struct SweepArgs {
     /// Offered rates, transactions per second over all clients (pgbench's -R), each a cell of its own [default: none, closed loop]
     #[arg(long, value_delimiter = ',', value_name = "TPS,...")]
     pub rates: Option<Vec<u32>>,
+    /// Load generators per cell, started together, each with its share of clients, threads and rate; their results are merged exactly [default: 1]
+    #[arg(long, value_name = "N")]
+    pub generators: Option<usize>,
     /// Measured seconds per cell [default: 30]
     #[arg(short = 'T', long = "time", value_name = "SECONDS")]
     pub time: Option<u64>,

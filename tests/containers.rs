@@ -258,6 +258,7 @@ fn a_cluster_of_separate_hosts() {
     eprintln!("etcd container {}", c.etcd.id());
     five_modes_through_haproxy_then_restore(&c);
     generators_started_together_merge_into_what_the_server_recorded(&c);
+    a_sweep_of_two_generators_per_cell(&c);
     switchover_kill_and_partition_lose_no_acknowledged_commit(&c);
     // Kept when a step fails, for the results and logs it holds.
     let _ = std::fs::remove_dir_all(&c.dir);
@@ -402,6 +403,60 @@ fn generators_started_together_merge_into_what_the_server_recorded(c: &Cluster) 
             .unwrap(),
         "coordinator: cluster restore",
     );
+}
+
+/// The sweep drives the generators itself (`--generators 2`): each cell records both and
+/// their merge, and the configuration is put back.
+fn a_sweep_of_two_generators_per_cell(c: &Cluster) {
+    let before = c.status()["leader"]["server_synchronous_commit"].clone();
+    let out = c.dir.join("sweep");
+    check(
+        c.pgsyncbench()
+            .args([
+                "sweep",
+                "-T",
+                "2",
+                "--warmup",
+                "0",
+                "--modes",
+                "off,remote_apply",
+            ])
+            .args([
+                "--scales",
+                "1",
+                "--clients",
+                "4",
+                "--threads",
+                "2",
+                "--generators",
+                "2",
+            ])
+            .arg("--patroni")
+            .arg(c.patroni_url(0))
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap(),
+        "sweep --generators 2",
+    );
+    let mut cells = 0;
+    for e in std::fs::read_dir(out.join("cells")).unwrap() {
+        let path = e.unwrap().path();
+        if path.extension().is_some_and(|x| x == "json") {
+            let cell: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            assert_eq!(
+                cell["run"]["options"]["merged_from"],
+                serde_json::json!(["gen-1", "gen-2"]),
+                "{}",
+                path.display()
+            );
+            assert!(path.with_extension("gen-2.hlog").exists());
+            cells += 1;
+        }
+    }
+    assert_eq!(cells, 2);
+    assert_eq!(c.status()["leader"]["server_synchronous_commit"], before);
 }
 
 /// Shell actions act on whichever member leads when they fire (`$PGSB_LEADER`, which is also

@@ -460,3 +460,74 @@ fn a_sweep_in_zones_records_where_everything_sat_and_the_measured_round_trips() 
         "{report}"
     );
 }
+
+/// `--generators 2`: every cell's load comes from two engines started together, each with
+/// half the clients and its own interval log; the cell records both and their exact merge:
+/// its count and percentiles are those of one histogram of both logs.
+#[test]
+fn a_cell_from_two_generators_is_their_exact_merge() {
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let _only = common::lab::exclusive();
+    let out = scratch("generators");
+    check(
+        common::lab::with_rest_auth()
+            .args([
+                "sweep",
+                "-T",
+                "2",
+                "--warmup",
+                "1",
+                "--modes",
+                "local,on",
+                "--baseline",
+                "local",
+            ])
+            .args(["--scales", "1", "--clients", "4", "--threads", "2"])
+            .args(["--generators", "2", "--patroni"])
+            .arg(&common::lab::lab().patroni_url)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap(),
+        "sweep --generators 2",
+    );
+    let cells = cell_files(&out);
+    assert_eq!(cells.len(), 2, "{cells:?}");
+    for cell in cells {
+        let c = read(&cell);
+        let options = &c["run"]["options"];
+        assert_eq!(
+            options["merged_from"],
+            serde_json::json!(["gen-1", "gen-2"])
+        );
+        assert_eq!(options["clients"], 4);
+        let mut all = pgsyncbench::load::metrics::new_histogram();
+        for g in ["gen-1", "gen-2"] {
+            let hlog = cell.with_extension(format!("{g}.hlog"));
+            let text = std::fs::read(&hlog).unwrap_or_else(|e| panic!("{}: {e}", hlog.display()));
+            for entry in IntervalLogIterator::new(&text) {
+                if let LogEntry::Interval(h) = entry.unwrap()
+                    && h.tag().is_none()
+                {
+                    all.add(
+                        pgsyncbench::load::metrics::decode_histogram(h.encoded_histogram())
+                            .unwrap(),
+                    )
+                    .unwrap();
+                }
+            }
+        }
+        let summary = &c["run"]["summary"];
+        assert_eq!(
+            summary["transactions"].as_u64().unwrap(),
+            all.len(),
+            "{}",
+            cell.display()
+        );
+        assert!(!all.is_empty());
+        let p99 = all.value_at_quantile(0.99) as f64 / 1000.0;
+        assert_eq!(summary["latency_ms"]["p99"].as_f64().unwrap(), p99);
+    }
+    assert!(out.join("summary.csv").exists());
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -173,6 +173,7 @@ pub(super) fn sweep(clients: &[usize], repeat: u32) -> Results {
         clients: clients.to_vec(),
         threads: vec![2],
         rates: Vec::new(),
+        generators: 1,
         rtt_ms: vec![0],
         zones: None,
         reference: None,

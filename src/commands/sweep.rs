@@ -206,6 +206,7 @@ fn prepare(
         clients: args.clients.clone(),
         threads: args.threads.clone(),
         rates: args.rates.clone(),
+        generators: args.generators,
         rtt_ms: None,
         zones: args.zones.clone(),
         reference: None,

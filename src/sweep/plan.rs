@@ -88,6 +88,7 @@ pub struct PlanFile {
     pub clients: Option<Vec<usize>>,
     pub threads: Option<Vec<usize>>,
     pub rates: Option<Vec<u32>>,
+    pub generators: Option<usize>,
     pub rtt_ms: Option<Vec<u32>>,
     pub zones: Option<String>,
     pub reference: Option<Reference>,
@@ -136,6 +137,7 @@ impl PlanFile {
             clients: over.clients.or(self.clients),
             threads: over.threads.or(self.threads),
             rates: over.rates.or(self.rates),
+            generators: over.generators.or(self.generators),
             rtt_ms: over.rtt_ms.or(self.rtt_ms),
             zones: over.zones.or(self.zones),
             reference: over.reference.or(self.reference),
@@ -183,6 +185,7 @@ impl PlanFile {
             clients: self.clients.unwrap_or_else(|| vec![8]),
             threads: self.threads.unwrap_or_else(|| vec![2]),
             rates: self.rates.clone().unwrap_or_default(),
+            generators: self.generators.unwrap_or(1),
             rtt_ms: self.rtt_ms.unwrap_or_else(|| vec![0]),
             zones: self.zones,
             reference: self.reference,
@@ -280,6 +283,12 @@ impl PlanFile {
         if let Some(r) = duplicate(&plan.rates) {
             return Err(invalid(format!("key 'rates' lists {r} twice")));
         }
+        if plan.generators == 0 || plan.generators > min_clients {
+            return Err(invalid(format!(
+                "key 'generators' is {}: give 1 or more, at most the {min_clients} clients of the smallest cell (each generator runs at least one client)",
+                plan.generators
+            )));
+        }
         if let Some(c) = &plan.capacity {
             if !plan.rates.is_empty() {
                 return Err(invalid(
@@ -364,6 +373,9 @@ pub struct Plan {
     /// empty: closed loop (as fast as the clients can).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rates: Vec<u32>,
+    /// Load generators per cell (src/sweep/generators.rs): 1 is the plain engine.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub generators: usize,
     /// Round trips to add, in ms (lab only): between zones when the plan has zones, otherwise
     /// on the replication path through relays; [0] for none.
     pub rtt_ms: Vec<u32>,
@@ -386,12 +398,38 @@ pub struct Plan {
     pub capacity: Option<Capacity>,
 }
 
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn plan(text: &str) -> Result<Plan, PlanError> {
         PlanFile::parse(text, "p.toml")?.into_plan("p.toml")
+    }
+
+    #[test]
+    fn generators_are_one_by_default_and_at_most_the_smallest_cell_s_clients() {
+        assert_eq!(plan("").unwrap().generators, 1);
+        assert_eq!(
+            plan("clients = [2, 8]\nthreads = [1]\ngenerators = 2")
+                .unwrap()
+                .generators,
+            2
+        );
+        for bad in [
+            "generators = 0",
+            "clients = [2, 8]\nthreads = [1]\ngenerators = 3",
+        ] {
+            let e = plan(bad).unwrap_err().to_string();
+            assert!(e.contains("key 'generators' is"), "{e}");
+        }
     }
 
     #[test]

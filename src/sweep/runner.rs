@@ -24,7 +24,7 @@ use crate::pg::server;
 use crate::sweep::folder::{
     self, CellKey, CellResult, ClusterIdentity, Manifest, Plan, Results, ResultsError,
 };
-use crate::sweep::sampler;
+use crate::sweep::{generators, sampler};
 
 /// Every cell of the plan in the order it runs: per scale (tables are loaded once per scale),
 /// repetition after repetition, each group's modes shuffled by a generator seeded from `seed`,
@@ -96,6 +96,8 @@ pub enum SweepError {
     Connect(#[from] crate::pg::conn::ConnError),
     #[error(transparent)]
     Hlog(#[from] HlogError),
+    #[error("merging the cell's generators failed: {0}")]
+    Merge(#[from] crate::load::merge::MergeError),
     #[error("loading pgbench's tables failed: {0}")]
     Init(#[source] InitError),
     #[error("CHECKPOINT before the cell failed: {}", crate::pg::error::describe(.0))]
@@ -302,41 +304,44 @@ pub async fn run_cell(
         latency_limit_ms: plan.capacity.map(|c| c.slo_ms),
         ..RunOptions::builtin(key.workload)
     };
-    let config = options.engine_config(None);
+    let target_info = TargetInfo {
+        connection: target.label(),
+        patroni: Some(at.patroni.url().to_string()),
+        leader: Some(leader),
+        server_version: facts.version,
+        synchronous_commit: live.synchronous_commit.clone(),
+        synchronous_standby_names: live.synchronous_standby_names.clone(),
+        sync_standby_attached: Some(attached_at_start),
+    };
     let hlog_path: PathBuf = Results::cell_path(dir, key, "hlog");
     let cells_dir = dir.join(folder::CELLS_DIR);
     std::fs::create_dir_all(&cells_dir).map_err(|e| SweepError::Folder {
         path: cells_dir,
         source: e,
     })?;
-    let mut hlog = HlogWriter::create(&hlog_path)?;
-    let outcome = {
-        let mut observers: Vec<&mut dyn Observer> = vec![&mut hlog];
-        engine::run(&config, &target, &mut observers, interrupt.wait()).await
+    let measured = if plan.generators > 1 {
+        generators::run(
+            &options,
+            plan.generators,
+            &target,
+            &target_info,
+            &hlog_path,
+            interrupt,
+        )
+        .await
+    } else {
+        one_generator(&options, &target, &target_info, &hlog_path, interrupt).await
     };
     let _ = stop_tx.send(true);
     let samples = sampling.await.unwrap_or_default();
-    let outcome = outcome?;
-    hlog.finish()?;
+    let measured = measured?;
 
     let attached_at_end = !control::observe(at.patroni, at.base)
         .await?
         .sync_standbys
         .is_empty();
-    let measure_start = outcome.started_at + Duration::from_secs(plan.warmup);
-    let run = RunResult::new(
-        options,
-        TargetInfo {
-            connection: target.label(),
-            patroni: Some(at.patroni.url().to_string()),
-            leader: Some(leader),
-            server_version: facts.version,
-            synchronous_commit: live.synchronous_commit.clone(),
-            synchronous_standby_names: live.synchronous_standby_names.clone(),
-            sync_standby_attached: Some(attached_at_start),
-        },
-        &outcome,
-    );
+    let measure_start = measured.started_at + Duration::from_secs(plan.warmup);
+    let run = measured.run;
     Ok(CellResult {
         schema: folder::CELL_SCHEMA.into(),
         schema_version: folder::SCHEMA_VERSION,
@@ -346,6 +351,27 @@ pub async fn run_cell(
         run,
         samples: sampler::relative_to(samples, measure_start),
         cluster: Some(at.cluster.clone()),
+    })
+}
+
+/// The cell's load from the sweep's own engine, its interval log beside the cell.
+async fn one_generator(
+    options: &RunOptions,
+    target: &Target,
+    target_info: &TargetInfo,
+    hlog_path: &Path,
+    interrupt: &Interrupt,
+) -> Result<generators::Merged, SweepError> {
+    let config = options.engine_config(None);
+    let mut hlog = HlogWriter::create(hlog_path)?;
+    let outcome = {
+        let mut observers: Vec<&mut dyn Observer> = vec![&mut hlog];
+        engine::run(&config, target, &mut observers, interrupt.wait()).await
+    }?;
+    hlog.finish()?;
+    Ok(generators::Merged {
+        run: RunResult::new(options.clone(), target_info.clone(), &outcome),
+        started_at: outcome.started_at,
     })
 }
 
