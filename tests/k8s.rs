@@ -34,10 +34,7 @@ fn manifest_files() -> Vec<PathBuf> {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 walk(root, &path, out);
-            } else if path
-                .extension()
-                .is_some_and(|e| e == "yaml" || e == "yml")
-            {
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
                 out.push(path.strip_prefix(root).unwrap().to_path_buf());
             }
         }
@@ -133,7 +130,10 @@ fn every_manifest_is_valid_against_kubernetes_schemas() {
 enum Source {
     Literal(String),
     Config(String),
-    Secret { name: String, key: String },
+    Secret {
+        name: String,
+        key: String,
+    },
     Field,
     /// JOB_COMPLETION_INDEX, which the Job controller sets in an Indexed Job's pods.
     Index,
@@ -195,9 +195,9 @@ impl<'a> Run<'a> {
                 let data = data
                     .iter()
                     .map(|(k, v)| {
-                        let v = v.as_str().unwrap_or_else(|| {
-                            panic!("{}: {k} is {v}, not a string", name_of(o))
-                        });
+                        let v = v
+                            .as_str()
+                            .unwrap_or_else(|| panic!("{}: {k} is {v}, not a string", name_of(o)));
                         (k.clone(), v.to_string())
                     })
                     .collect();
@@ -214,10 +214,16 @@ impl<'a> Run<'a> {
                 continue;
             };
             let owner = name_of(object);
-            let indexed = object.pointer("/spec/completionMode").and_then(Value::as_str)
+            let indexed = object
+                .pointer("/spec/completionMode")
+                .and_then(Value::as_str)
                 == Some("Indexed");
             let pods = if indexed {
-                object.pointer("/spec/completions").unwrap().as_u64().unwrap() as usize
+                object
+                    .pointer("/spec/completions")
+                    .unwrap()
+                    .as_u64()
+                    .unwrap() as usize
             } else {
                 1
             };
@@ -250,7 +256,8 @@ impl<'a> Run<'a> {
                     let source = if let Some(v) = str_at(e, &["value"]) {
                         Source::Literal(v.to_string())
                     } else if let Some(r) = e.pointer("/valueFrom/configMapKeyRef") {
-                        let (cm, key) = (str_at(r, &["name"]).unwrap(), str_at(r, &["key"]).unwrap());
+                        let (cm, key) =
+                            (str_at(r, &["name"]).unwrap(), str_at(r, &["key"]).unwrap());
                         assert!(
                             config_maps.get(cm).is_some_and(|d| d.contains_key(key)),
                             "{place}: {var} from {cm}.{key}, which is not here"
@@ -308,7 +315,10 @@ impl<'a> Run<'a> {
     /// The containers of one object.
     fn of(&self, kind: &str, name: &str) -> Vec<&Container<'a>> {
         let owner = format!("{}/{name}", kind.to_lowercase());
-        self.containers.iter().filter(|c| c.owner == owner).collect()
+        self.containers
+            .iter()
+            .filter(|c| c.owner == owner)
+            .collect()
     }
 }
 
@@ -392,7 +402,12 @@ impl Container<'_> {
 
     /// A script with the variables of its environment (`$VAR`, `${VAR}`) replaced by their
     /// values, to compare paths with; the shell's own variables stay.
-    fn shell_substitute(&self, script: &str, config: &BTreeMap<String, String>, index: usize) -> String {
+    fn shell_substitute(
+        &self,
+        script: &str,
+        config: &BTreeMap<String, String>,
+        index: usize,
+    ) -> String {
         let mut out = String::new();
         let mut rest = script;
         while let Some(at) = rest.find('$') {
@@ -405,7 +420,10 @@ impl Container<'_> {
                 .unwrap_or(body.len());
             let name = &body[..len];
             let closed = !braced || body[len..].starts_with('}');
-            match self.var(name, config, index).filter(|_| is_identifier(name) && closed) {
+            match self
+                .var(name, config, index)
+                .filter(|_| is_identifier(name) && closed)
+            {
                 Some(v) => {
                     out.push_str(&v);
                     rest = &body[len + usize::from(braced)..];
@@ -435,7 +453,11 @@ impl Container<'_> {
                 .map(|l| l.trim().trim_start_matches("exec "))
                 .filter(|l| l.starts_with("pgsyncbench "))
                 .collect();
-            assert!(lines.len() <= 1, "{}: one pgsyncbench command per step", self.place);
+            assert!(
+                lines.len() <= 1,
+                "{}: one pgsyncbench command per step",
+                self.place
+            );
             let line = lines.first()?;
             let mut argv = Vec::new();
             for (word, glob) in shell_words(line, &|n| self.var(n, config, index), &self.place) {
@@ -445,7 +467,11 @@ impl Container<'_> {
                         .filter(|f| wildcard(&word, f))
                         .cloned()
                         .collect();
-                    assert!(!matched.is_empty(), "{}: {word} matches nothing", self.place);
+                    assert!(
+                        !matched.is_empty(),
+                        "{}: {word} matches nothing",
+                        self.place
+                    );
                     argv.extend(matched);
                 } else {
                     argv.push(word);
@@ -505,10 +531,12 @@ fn shell_words(
                 if braced {
                     assert_eq!(chars.next(), Some('}'), "{place}: ${{{name}...");
                 }
-                assert!(is_identifier(&name), "{place}: a $ the test does not follow in {line}");
-                let value = var(&name).unwrap_or_else(|| {
-                    panic!("{place}: ${name} is no variable of the container")
-                });
+                assert!(
+                    is_identifier(&name),
+                    "{place}: a $ the test does not follow in {line}"
+                );
+                let value = var(&name)
+                    .unwrap_or_else(|| panic!("{place}: ${name} is no variable of the container"));
                 word.push_str(&value);
                 started = true;
             }
@@ -610,50 +638,107 @@ fn strings<'b>(v: &'b Value, at: String, out: &mut Vec<(String, &'b str)>) {
     }
 }
 
+/// What the run's pieces say, read from the manifests as the pods would see them.
+impl<'a> Run<'a> {
+    /// The generator pod's pgsyncbench container (after its wait).
+    fn generator(&self) -> &Container<'a> {
+        let found: Vec<&Container> = self
+            .of("Job", GENERATORS)
+            .into_iter()
+            .filter(|c| c.pgsyncbench(&self.config, 0, &[]).is_some())
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "one pgsyncbench container per generator pod"
+        );
+        assert!(
+            !found[0].init,
+            "the generator runs as the pod's container, after its wait"
+        );
+        found[0]
+    }
+
+    /// Each generator pod's command line.
+    fn generator_runs(&self) -> Vec<Vec<String>> {
+        let g = self.generator();
+        (0..self.generators())
+            .map(|i| g.pgsyncbench(&self.config, i, &[]).unwrap())
+            .collect()
+    }
+
+    /// The files the generators write (`--json`), pod by pod.
+    fn outputs(&self) -> Vec<String> {
+        self.generator_runs()
+            .iter()
+            .map(|a| option(a, "--json").expect("run --json").to_string())
+            .collect()
+    }
+
+    /// The coordinator's `cluster apply` step and its command line.
+    fn apply(&self) -> (&Container<'a>, Vec<String>) {
+        let mut found: Vec<(&Container, Vec<String>)> = self
+            .of("Job", COORDINATOR)
+            .into_iter()
+            .filter_map(|c| c.pgsyncbench(&self.config, 0, &[]).map(|a| (c, a)))
+            .filter(|(_, a)| subcommand(a) == "cluster apply")
+            .collect();
+        assert_eq!(found.len(), 1, "the coordinator applies the mode once");
+        found.remove(0)
+    }
+
+    /// What the run's folder holds when the merge starts.
+    fn folder_files(&self) -> Vec<String> {
+        let (_, apply) = self.apply();
+        let mut files = self.outputs();
+        files.push(option(&apply, "--save").expect("apply --save").to_string());
+        files.push(format!("{}/mode-live", self.folder()));
+        files
+    }
+
+    /// A container's script, with the values of its environment in place of `$VAR`.
+    fn script_of(&self, c: &Container) -> String {
+        let script = c.script(&self.config, 0).unwrap_or_default();
+        c.shell_substitute(&script, &self.config, 0)
+    }
+}
+
 #[test]
-fn the_manifests_make_one_run_that_holds_together() {
+fn no_password_is_written_in_the_manifests() {
     let objects = objects();
     let run = Run::new(&objects);
-    let n = run.generators();
-    let folder = run.folder();
-    let config = &run.config;
-
-    // One namespace, the objects' kinds the README describes, and no Secret: the password is
-    // the user's, never in these files.
-    let namespaces: BTreeSet<&str> = objects
-        .iter()
-        .map(|(_, o)| str_at(o, &["metadata", "namespace"]).expect("a namespace on every object"))
-        .collect();
-    assert_eq!(namespaces.len(), 1, "one namespace: {namespaces:?}");
+    // No Secret object (it would hold the password), none in the ConfigMap, none in a URL or a
+    // connection string; every *PASSWORD* variable from a Secret (secretKeyRef), all one Secret.
     for (file, o) in &objects {
         let kind = str_at(o, &["kind"]).unwrap();
         assert!(
             ["ConfigMap", "PersistentVolumeClaim", "Job", "Pod"].contains(&kind),
-            "{file}: {kind} (a Secret would hold the password; others are not part of the run)"
+            "{file}: {kind} (a Secret would hold the password; other kinds are no part of the run)"
         );
+        let mut all = Vec::new();
+        strings(o, name_of(o), &mut all);
+        for (at, s) in all {
+            assert!(
+                !s.to_lowercase().contains("password="),
+                "{file} {at}: a password in {s:?}"
+            );
+            for (i, _) in s.match_indices("://") {
+                let authority = s[i + 3..].split(['/', ' ', '"', '\'']).next().unwrap();
+                assert!(
+                    !authority.contains('@'),
+                    "{file} {at}: credentials in the URL {s:?}"
+                );
+            }
+        }
     }
-
-    // No literal password: PGPASSWORD and every *PASSWORD* variable from a Secret only, no
-    // credentials in URLs or connection strings, none in the ConfigMap.
-    for key in config.keys() {
+    for key in run.config.keys() {
         let k = key.to_uppercase();
         assert!(
             !["PASS", "SECRET", "TOKEN"].iter().any(|w| k.contains(w)),
             "ConfigMap {CONFIG_MAP} holds {key}: credentials come from a Secret"
         );
     }
-    for (file, o) in &objects {
-        let mut all = Vec::new();
-        strings(o, name_of(o), &mut all);
-        for (at, s) in all {
-            let lower = s.to_lowercase();
-            assert!(!lower.contains("password="), "{file} {at}: a password in {s:?}");
-            for (i, _) in s.match_indices("://") {
-                let authority = s[i + 3..].split(['/', ' ', '"', '\'']).next().unwrap();
-                assert!(!authority.contains('@'), "{file} {at}: credentials in the URL {s:?}");
-            }
-        }
-    }
+    let mut secrets = BTreeSet::new();
     for c in &run.containers {
         for e in list(c.spec, "env") {
             let var = str_at(e, &["name"]).unwrap();
@@ -665,14 +750,50 @@ fn the_manifests_make_one_run_that_holds_together() {
                 );
             }
         }
+        for source in c.env.values() {
+            if let Source::Secret { name, key } = source {
+                assert!(!key.is_empty(), "{}: a secretKeyRef without a key", c.place);
+                secrets.insert(name.as_str());
+            }
+        }
+        // Every command that connects to PostgreSQL has the password it needs.
+        for i in 0..c.pods {
+            if let Some(a) = c.pgsyncbench(&run.config, i, &run.folder_files())
+                && subcommand(&a) != "merge"
+            {
+                assert!(
+                    matches!(c.env.get("PGPASSWORD"), Some(Source::Secret { .. })),
+                    "{}: {} connects to PostgreSQL: PGPASSWORD from a Secret",
+                    c.place,
+                    subcommand(&a)
+                );
+            }
+        }
     }
+    assert_eq!(
+        secrets.len(),
+        1,
+        "one Secret for the credentials: {secrets:?}"
+    );
+}
 
-    // Pods: non-root, no privilege escalation, bounded resources, the local image never pulled
-    // from a registry; Jobs: few retries, cleaned up after a while.
+#[test]
+fn pods_run_unprivileged_bounded_from_the_loaded_image_on_the_shared_volume() {
+    let objects = objects();
+    let run = Run::new(&objects);
+    let namespaces: BTreeSet<&str> = objects
+        .iter()
+        .map(|(_, o)| str_at(o, &["metadata", "namespace"]).expect("a namespace on every object"))
+        .collect();
+    assert_eq!(namespaces.len(), 1, "one namespace: {namespaces:?}");
     for (_, o) in &objects {
         let Some(pod) = pod_spec(o) else { continue };
         let name = name_of(o);
-        assert_eq!(pod.pointer("/securityContext/runAsNonRoot"), Some(&Value::Bool(true)), "{name}");
+        assert_eq!(
+            pod.pointer("/securityContext/runAsNonRoot"),
+            Some(&Value::Bool(true)),
+            "{name}"
+        );
         assert!(
             pod.pointer("/securityContext/runAsUser")
                 .and_then(Value::as_u64)
@@ -682,15 +803,14 @@ fn the_manifests_make_one_run_that_holds_together() {
         assert_eq!(str_at(pod, &["restartPolicy"]), Some("Never"), "{name}");
         if str_at(o, &["kind"]) == Some("Job") {
             let spec = &o["spec"];
-            assert!(spec["ttlSecondsAfterFinished"].as_u64().is_some(), "{name}: ttlSecondsAfterFinished");
-            assert!(spec["backoffLimit"].as_u64().is_some_and(|b| b <= 1), "{name}: backoffLimit 0 or 1");
-        }
-        for v in list(pod, "volumes") {
-            if let Some(claim) = str_at(v, &["persistentVolumeClaim", "claimName"]) {
-                let pvc = run.object("PersistentVolumeClaim", claim);
-                let modes = list(&pvc["spec"], "accessModes");
-                assert!(modes.contains(&Value::from("ReadWriteMany")), "{claim}: ReadWriteMany");
-            }
+            assert!(
+                spec["ttlSecondsAfterFinished"].as_u64().is_some(),
+                "{name}: ttlSecondsAfterFinished"
+            );
+            assert!(
+                spec["backoffLimit"].as_u64().is_some_and(|b| b <= 1),
+                "{name}: backoffLimit 0 or 1"
+            );
         }
     }
     for c in &run.containers {
@@ -711,32 +831,71 @@ fn the_manifests_make_one_run_that_holds_together() {
         for bound in ["requests", "limits"] {
             for what in ["cpu", "memory"] {
                 assert!(
-                    c.spec.pointer(&format!("/resources/{bound}/{what}")).is_some(),
+                    c.spec
+                        .pointer(&format!("/resources/{bound}/{what}"))
+                        .is_some(),
                     "{}: resources.{bound}.{what}",
                     c.place
                 );
             }
         }
-        for script in (0..c.pods).filter_map(|i| c.script(config, i)) {
+        for script in (0..c.pods).filter_map(|i| c.script(&run.config, i)) {
             check_script_variables(c, &script);
         }
+        // What names /results has the volume there: the one ReadWriteMany claim.
+        if list(c.spec, "args")
+            .iter()
+            .any(|a| a.as_str().unwrap().contains(RESULTS))
+        {
+            let object = run
+                .objects
+                .iter()
+                .map(|(_, o)| o)
+                .find(|o| name_of(o) == c.owner)
+                .unwrap();
+            let pod = pod_spec(object).unwrap();
+            let mount = list(c.spec, "volumeMounts")
+                .iter()
+                .find(|m| str_at(m, &["mountPath"]) == Some(RESULTS))
+                .unwrap_or_else(|| panic!("{}: uses {RESULTS} but does not mount it", c.place));
+            let volume = list(pod, "volumes")
+                .iter()
+                .find(|v| str_at(v, &["name"]) == str_at(mount, &["name"]))
+                .unwrap();
+            let claim = str_at(volume, &["persistentVolumeClaim", "claimName"])
+                .unwrap_or_else(|| panic!("{}: {RESULTS} is not the claim", c.place));
+            let pvc = run.object("PersistentVolumeClaim", claim);
+            assert!(
+                list(&pvc["spec"], "accessModes").contains(&Value::from("ReadWriteMany")),
+                "{claim}: ReadWriteMany, for generators on several nodes"
+            );
+        }
     }
+}
 
-    // The generators: an Indexed Job of GENERATORS pods, all running at once.
+#[test]
+fn the_generators_share_one_start_and_write_where_the_merge_reads() {
+    let objects = objects();
+    let run = Run::new(&objects);
+    let n = run.generators();
+    let folder = run.folder();
+
+    // An Indexed Job of GENERATORS pods, all running at once.
     let job = run.object("Job", GENERATORS);
     assert_eq!(str_at(job, &["spec", "completionMode"]), Some("Indexed"));
-    assert_eq!(job["spec"]["completions"].as_u64(), Some(n as u64), "completions == GENERATORS");
-    assert_eq!(job["spec"]["parallelism"].as_u64(), Some(n as u64), "parallelism == GENERATORS");
+    assert_eq!(
+        job["spec"]["completions"].as_u64(),
+        Some(n as u64),
+        "completions == GENERATORS"
+    );
+    assert_eq!(
+        job["spec"]["parallelism"].as_u64(),
+        Some(n as u64),
+        "parallelism == GENERATORS"
+    );
 
-    // What each pgsyncbench container runs, per pod; the files the run leaves in its folder.
-    let generator = run.of("Job", GENERATORS);
-    let generator: Vec<&&Container> = generator
-        .iter()
-        .filter(|c| c.pgsyncbench(config, 0, &[]).is_some())
-        .collect();
-    assert_eq!(generator.len(), 1, "one pgsyncbench container per generator pod");
-    let generator = generator[0];
-    assert!(!generator.init, "the generator runs as the pod's container, after its wait");
+    // Each pod's name and file from its index; one start time, the ConfigMap's.
+    let generator = run.generator();
     let raw = generator.raw_args();
     let raw_option = |flag: &str| {
         raw.iter()
@@ -757,142 +916,155 @@ fn the_manifests_make_one_run_that_holds_together() {
         "every generator starts at the ConfigMap's START_AT"
     );
     assert_eq!(generator.env["START_AT"], Source::Config("START_AT".into()));
-    let runs: Vec<Vec<String>> = (0..n)
-        .map(|i| generator.pgsyncbench(config, i, &[]).unwrap())
-        .collect();
-    let outputs: Vec<String> = runs
+    let runs = run.generator_runs();
+    let outputs = run.outputs();
+    let names: BTreeSet<&str> = runs
         .iter()
-        .map(|a| option(a, "--json").unwrap().to_string())
+        .map(|a| option(a, "--generator").unwrap())
         .collect();
-    let names: BTreeSet<&str> = runs.iter().map(|a| option(a, "--generator").unwrap()).collect();
     assert_eq!(names.len(), n, "distinct generator names: {names:?}");
-    assert_eq!(outputs.iter().collect::<BTreeSet<_>>().len(), n, "distinct outputs: {outputs:?}");
+    assert_eq!(
+        outputs.iter().collect::<BTreeSet<_>>().len(),
+        n,
+        "distinct outputs: {outputs:?}"
+    );
     for (a, out) in runs.iter().zip(&outputs) {
         assert_eq!(subcommand(a), "run");
-        assert_eq!(option(a, "--start-at"), Some(config["START_AT"].as_str()));
-        assert_eq!(Path::new(out).parent(), Some(Path::new(&folder)), "{out} in {folder}");
-        assert!(
-            option(a, "--patroni").is_none() && option(a, "--sync-commit").is_none(),
-            "a generator must not switch the mode: the coordinator does, once"
+        assert_eq!(
+            option(a, "--start-at"),
+            Some(run.config["START_AT"].as_str())
+        );
+        assert_eq!(
+            Path::new(out).parent(),
+            Some(Path::new(&folder)),
+            "{out} in {folder}"
         );
     }
-
-    // The coordinator: `cluster apply` in an init container, `cluster restore` last, with the
-    // configuration apply saved; nothing else changes the cluster.
-    let coordinator = run.of("Job", COORDINATOR);
-    let command_of = |c: &Container| c.pgsyncbench(config, 0, &[]);
-    let apply: Vec<(&&Container, Vec<String>)> = coordinator
-        .iter()
-        .filter_map(|c| command_of(c).map(|a| (c, a)))
-        .filter(|(_, a)| subcommand(a) == "cluster apply")
-        .collect();
-    assert_eq!(apply.len(), 1, "the coordinator applies the mode once");
-    let (apply_step, apply) = (apply[0].0, &apply[0].1);
-    assert!(apply_step.init, "apply is an init container, done before what follows");
-    assert!(option(apply, "--sync-commit").is_some_and(|m| m == config["SYNC_COMMIT"]));
-    let saved = option(apply, "--save").expect("apply --save, for the restore");
-    assert_eq!(Path::new(saved).parent(), Some(Path::new(&folder)));
-    let last = coordinator.last().unwrap();
-    let restore = command_of(last).expect("the coordinator's last step runs pgsyncbench");
-    assert!(!last.init && subcommand(&restore) == "cluster restore", "restore last: {restore:?}");
-    assert_eq!(option(&restore, "--from"), Some(saved), "restore what apply saved");
-    assert_eq!(option(&restore, "--patroni"), option(apply, "--patroni"));
-    // The handshake through the volume: the coordinator makes the folder before apply and
-    // marks the mode live after it; the generators wait for that mark.
-    let script_of = |c: &Container| {
-        let script = c.script(config, 0).unwrap_or_default();
-        c.shell_substitute(&script, config, 0)
-    };
-    let mkdir = format!("mkdir \"{folder}\"");
     let mark = format!("\"{folder}/mode-live\"");
     assert!(
-        coordinator.iter().any(|c| c.step < apply_step.step && script_of(c).contains(&mkdir)),
-        "the coordinator makes {folder} before apply"
-    );
-    assert!(
-        coordinator.iter().any(|c| c.step > apply_step.step && c.init
-            && script_of(c).contains(&format!("mv \"{folder}/mode-live.partial\" {mark}"))),
-        "the coordinator writes {mark} after apply"
-    );
-    assert!(
-        run.of("Job", GENERATORS).iter().any(|c| c.init && script_of(c).contains(&mark)),
+        run.of("Job", GENERATORS)
+            .iter()
+            .any(|c| c.init && run.script_of(c).contains(&mark)),
         "the generators wait for {mark}"
     );
 
-    // The merge reads exactly what the generators write, and the coordinator's and the merge's
-    // waits count the same files, GENERATORS of them.
-    let glob = format!("\"{folder}\"/gen-*.json");
-    let mut files = outputs.clone();
-    files.extend([saved.to_string(), format!("{folder}/mode-live")]);
+    // The merge reads exactly what the generators write and writes beside them, out of its own
+    // glob; the coordinator's and the merge's waits count those files, GENERATORS of them.
     let merge = run.of("Job", MERGE);
     let merging: Vec<Vec<String>> = merge
         .iter()
-        .filter_map(|c| c.pgsyncbench(config, 0, &files))
+        .filter_map(|c| c.pgsyncbench(&run.config, 0, &run.folder_files()))
         .collect();
     assert_eq!(merging.len(), 1, "one merge");
     let merging = &merging[0];
     assert_eq!(subcommand(merging), "merge");
+    let inputs: BTreeSet<&String> = merging[1..].iter().take_while(|a| *a != "--json").collect();
+    assert_eq!(
+        inputs,
+        outputs.iter().collect(),
+        "the merge reads every generator's result"
+    );
     let merged = option(merging, "--json").expect("merge --json");
     assert_eq!(Path::new(merged).parent(), Some(Path::new(&folder)));
-    assert!(!wildcard(&format!("{folder}/gen-*.json"), merged), "merged.json outside the glob");
-    let inputs: BTreeSet<&String> = merging[1..]
-        .iter()
-        .take_while(|a| *a != "--json")
-        .collect();
-    assert_eq!(inputs, outputs.iter().collect(), "the merge reads every generator's result");
+    let glob = format!("\"{folder}\"/gen-*.json");
     assert!(
-        merge.iter().any(|c| script_of(c).contains(&glob)) && !merge.last().unwrap().init,
+        !wildcard(&format!("{folder}/gen-*.json"), merged),
+        "merged.json outside the glob"
+    );
+    assert!(
+        !merge.last().unwrap().init && run.script_of(merge.last().unwrap()).contains(&glob),
         "the merge globs {glob}"
     );
-    for waits in [&coordinator, &merge] {
+    for waits in [run.of("Job", COORDINATOR), merge] {
         assert!(
             waits.iter().any(|c| c.init
-                && script_of(c).contains(&format!("set -- {glob}"))
-                && script_of(c).contains(&format!("-ge \"{n}\""))),
+                && run.script_of(c).contains(&format!("set -- {glob}"))
+                && run.script_of(c).contains(&format!("-ge \"{n}\""))),
             "{}: waits for GENERATORS files {glob}",
             waits[0].owner
         );
     }
+}
 
-    // Only the coordinator talks to Patroni; every command that connects to PostgreSQL has the
-    // password from the one Secret.
-    let mut secrets = BTreeSet::new();
+#[test]
+fn the_coordinator_switches_the_mode_once_and_restores_it() {
+    let objects = objects();
+    let run = Run::new(&objects);
+    let folder = run.folder();
+    let coordinator = run.of("Job", COORDINATOR);
+
+    // `cluster apply` in an init container, with the ConfigMap's mode, saving the configuration
+    // in the run's folder; `cluster restore` of that file as the pod's last step.
+    let (apply_step, apply) = run.apply();
+    assert!(
+        apply_step.init,
+        "apply is an init container, done before what follows"
+    );
+    assert_eq!(
+        option(&apply, "--sync-commit"),
+        Some(run.config["SYNC_COMMIT"].as_str())
+    );
+    let saved = option(&apply, "--save").expect("apply --save, for the restore");
+    assert_eq!(Path::new(saved).parent(), Some(Path::new(&folder)));
+    let last = coordinator.last().unwrap();
+    let restore = last
+        .pgsyncbench(&run.config, 0, &[])
+        .expect("the coordinator's last step runs pgsyncbench");
+    assert!(
+        !last.init && subcommand(&restore) == "cluster restore",
+        "restore last: {restore:?}"
+    );
+    assert_eq!(
+        option(&restore, "--from"),
+        Some(saved),
+        "restore what apply saved"
+    );
+    assert_eq!(option(&restore, "--patroni"), option(&apply, "--patroni"));
+
+    // The handshake through the volume: the folder made before apply, mode-live written
+    // (whole, by a rename) after it.
+    let mkdir = format!("mkdir \"{folder}\"");
+    let mark = format!("mv \"{folder}/mode-live.partial\" \"{folder}/mode-live\"");
+    assert!(
+        coordinator
+            .iter()
+            .any(|c| c.step < apply_step.step && run.script_of(c).contains(&mkdir)),
+        "the coordinator makes {folder} before apply"
+    );
+    assert!(
+        coordinator
+            .iter()
+            .any(|c| c.init && c.step > apply_step.step && run.script_of(c).contains(&mark)),
+        "the coordinator writes {folder}/mode-live after apply"
+    );
+
+    // Nothing else talks to Patroni: the generators measure the mode the coordinator set.
     for c in &run.containers {
-        for (var, source) in &c.env {
-            if let Source::Secret { name, key } = source {
-                secrets.insert(name.as_str());
-                assert!(!key.is_empty(), "{}: {var}", c.place);
-            }
-        }
         for i in 0..c.pods {
-            let Some(a) = c.pgsyncbench(config, i, &files) else {
+            let Some(a) = c.pgsyncbench(&run.config, i, &run.folder_files()) else {
                 continue;
             };
-            let cmd = subcommand(&a);
-            let patroni = cmd.starts_with("cluster")
+            let patroni = subcommand(&a).starts_with("cluster")
                 || option(&a, "--sync-commit").is_some()
                 || option(&a, "--patroni").is_some();
             assert!(
                 !patroni || c.owner == format!("job/{COORDINATOR}"),
-                "{}: only the coordinator talks to Patroni",
+                "{}: only the coordinator talks to Patroni (it switches the mode once)",
                 c.place
             );
-            if cmd != "merge" {
-                assert!(
-                    matches!(c.env.get("PGPASSWORD"), Some(Source::Secret { .. })),
-                    "{}: {cmd} connects to PostgreSQL: PGPASSWORD from a Secret",
-                    c.place
-                );
-            }
         }
     }
-    assert_eq!(secrets.len(), 1, "one Secret for the credentials: {secrets:?}");
+}
 
-    // Every pgsyncbench command line, run: the binary takes it (a usage error exits 2) and gets
-    // as far as the server, Patroni or its input files, stood in for by a closed port on
-    // loopback and a scratch folder for the volume.
+#[test]
+fn every_pgsyncbench_command_line_is_one_the_binary_takes() {
+    // Each command line with each pod's values, run: the binary takes it (a usage error exits 2)
+    // and gets as far as the server, Patroni or its input files, stood in for by a closed port
+    // on loopback and a scratch folder for the volume.
+    let objects = objects();
+    let run = Run::new(&objects);
     let port = closed_port();
-    let mut standin = config.clone();
+    let mut standin = run.config.clone();
     standin.insert("PGHOST".into(), "127.0.0.1".into());
     standin.insert("PGPORT".into(), port.to_string());
     standin.insert("PATRONI_URL".into(), format!("http://127.0.0.1:{port}"));
@@ -902,9 +1074,15 @@ fn the_manifests_make_one_run_that_holds_together() {
         Some(rest) => format!("{}{rest}", scratch.display()),
         None => p.to_string(),
     };
-    std::fs::create_dir_all(volume(&folder)).unwrap();
+    std::fs::create_dir_all(volume(&run.folder())).unwrap();
     // As `cluster apply --save` would have left it, so the restore reaches Patroni too.
-    std::fs::write(volume(saved), r#"{"ttl": 30, "loop_wait": 10, "retry_timeout": 10}"#).unwrap();
+    let (_, apply) = run.apply();
+    std::fs::write(
+        volume(option(&apply, "--save").unwrap()),
+        r#"{"ttl": 30, "loop_wait": 10, "retry_timeout": 10}"#,
+    )
+    .unwrap();
+    let files = run.folder_files();
     let mut tried = Vec::new();
     for c in &run.containers {
         for i in 0..c.pods {
@@ -918,34 +1096,42 @@ fn the_manifests_make_one_run_that_holds_together() {
                 .env("HOME", &scratch)
                 .args(&argv)
                 .stdin(Stdio::null());
-            for var in c.env.keys() {
-                match &c.env[var] {
-                    Source::Secret { .. } => cmd.env(var, format!("not-the-{var}")),
-                    _ => match c.var(var, &standin, i) {
-                        Some(v) => cmd.env(var, v),
-                        None => &mut cmd,
-                    },
-                };
+            for (var, source) in &c.env {
+                if let Source::Secret { .. } = source {
+                    cmd.env(var, format!("not-the-{var}"));
+                } else if let Some(v) = c.var(var, &standin, i) {
+                    cmd.env(var, v);
+                }
             }
             let (code, stderr) = run_with_timeout(cmd, Duration::from_secs(60));
             let what = format!("{} (pod {i}): pgsyncbench {}", c.place, argv.join(" "));
+            println!("{what}\n  -> {}", stderr.trim());
             assert_ne!(code, Some(2), "{what}: a usage error: {stderr}");
-            assert_eq!(code, Some(1), "{what}: should fail only for want of a server: {stderr}");
+            assert_eq!(
+                code,
+                Some(1),
+                "{what}: should fail only for want of a server: {stderr}"
+            );
             let reached = match subcommand(&argv).as_str() {
                 "merge" => stderr.contains(&format!("cannot read {}", argv[1])),
-                _ => stderr.contains(&format!("127.0.0.1:{port}")) || stderr.contains(&format!("port={port}")),
+                _ => {
+                    stderr.contains(&format!("127.0.0.1:{port}"))
+                        || stderr.contains(&format!("port={port}"))
+                }
             };
-            assert!(reached, "{what}: did not get as far as the server, Patroni or its inputs: {stderr}");
-            println!("{what}\n  -> {}", stderr.trim());
+            assert!(
+                reached,
+                "{what}: did not get as far as the server, Patroni or its inputs: {stderr}"
+            );
             tried.push(subcommand(&argv));
         }
     }
+    let _ = std::fs::remove_dir_all(&scratch);
     tried.sort();
     let mut expected = vec!["cluster apply", "cluster restore", "init", "merge"];
-    expected.extend(std::iter::repeat_n("run", n));
+    expected.extend(std::iter::repeat_n("run", run.generators()));
     expected.sort();
     assert_eq!(tried, expected, "the pgsyncbench commands in docker/k8s/");
-    let _ = std::fs::remove_dir_all(&scratch);
 }
 
 fn closed_port() -> u16 {
