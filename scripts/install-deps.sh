@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Installs what pgsyncbench needs and is missing: PostgreSQL 15 (server + pgbench), etcd, Patroni.
+# Installs what pgsyncbench needs and is missing: PostgreSQL 15 (server + pgbench), etcd, Patroni,
+# and kubernetes-validate for the Kubernetes manifests' test (tests/k8s.rs).
 # Idempotent: each step checks first. Safe to run as root (CI) or with sudo available.
 set -euo pipefail
 
 PATRONI_VENV=${PATRONI_VENV:-/opt/pgsyncbench-patroni}
+# tests/k8s.rs looks here too (PGSYNCBENCH_K8S_VENV); the version pins the bundled schemas.
+K8S_VENV=${PGSYNCBENCH_K8S_VENV:-/opt/pgsyncbench-k8s-venv}
+K8S_VALIDATE_VERSION=1.37.0
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
 log() { echo "install-deps: $*" >&2; }
@@ -40,4 +44,15 @@ if ! [ -x "$PATRONI_VENV/bin/patroni" ]; then
   as_root "$PATRONI_VENV/bin/pip" install -q --disable-pip-version-check 'patroni[etcd3]' psycopg2-binary
 fi
 
-log "ok: postgres $("$PG_BIN/postgres" --version | awk '{print $3}'), etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), patroni $("$PATRONI_VENV/bin/patroni" --version | awk '{print $2}')"
+# kubernetes-validate (PyPI; it bundles Kubernetes' JSON schemas) in a venv of its own. When it
+# cannot be installed the other tests can still run: tests/k8s.rs fails and says why.
+k8s_validate_version() { "$K8S_VENV/bin/kubernetes-validate" --version 2>/dev/null || echo missing; }
+if [ "$(k8s_validate_version)" != "$K8S_VALIDATE_VERSION" ]; then
+  log "installing kubernetes-validate $K8S_VALIDATE_VERSION into $K8S_VENV"
+  if ! { [ -x "$K8S_VENV/bin/pip" ] || as_root /usr/bin/python3 -m venv "$K8S_VENV"; } ||
+    ! as_root "$K8S_VENV/bin/pip" install -q --disable-pip-version-check "kubernetes-validate==$K8S_VALIDATE_VERSION"; then
+    log "warning: could not install kubernetes-validate from PyPI; tests/k8s.rs will fail until it is installed"
+  fi
+fi
+
+log "ok: postgres $("$PG_BIN/postgres" --version | awk '{print $3}'), etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), patroni $("$PATRONI_VENV/bin/patroni" --version | awk '{print $2}'), kubernetes-validate $(k8s_validate_version)"
