@@ -649,7 +649,7 @@ fn bad_input_gets_one_line_and_a_non_zero_exit() {
         ),
         (
             vec!["run".into(), "-b".into(), "tpcc".into()],
-            "invalid value 'tpcc'",
+            "no builtin script found for name \"tpcc\": use one of tpcb-like (",
         ),
         (
             vec!["run".into(), "-c".into(), "0".into()],

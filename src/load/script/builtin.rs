@@ -59,9 +59,10 @@ impl Builtin {
 
 /// pgbench's list of built-ins, as printed after a bad `-b`.
 pub fn list() -> String {
-    let mut s = String::from("Available builtin scripts:\n");
-    for b in &BUILTINS {
-        s.push_str(&format!("  {:>13}: {}\n", b.name, b.description));
-    }
-    s
+    // One line (errors are one line): pgbench's list, names and descriptions after a colon.
+    let names: Vec<String> = BUILTINS
+        .iter()
+        .map(|b| format!("{} ({})", b.name, b.description))
+        .collect();
+    format!("use one of {}, or a prefix of one", names.join(", "))
 }

@@ -23,10 +23,10 @@ pub enum OptionError {
     InvalidWeight(String),
     #[error("weight specification out of range (0 .. 2147483647): {0}")]
     WeightOutOfRange(i64),
-    #[error("no builtin script found for name \"{name}\"\n{}", builtin::list())]
+    #[error("no builtin script found for name \"{name}\": {}", builtin::list())]
     NoBuiltin { name: String },
     #[error(
-        "ambiguous builtin name: {count} builtin scripts found for prefix \"{prefix}\"\n{}",
+        "ambiguous builtin name: {count} builtin scripts found for prefix \"{prefix}\": {}",
         builtin::list()
     )]
     AmbiguousBuiltin { count: usize, prefix: String },
