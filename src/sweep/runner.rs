@@ -20,7 +20,7 @@ use crate::load::hlog::{HlogError, HlogWriter};
 use crate::load::init::{self, InitError, InitProgress};
 use crate::load::run_result::{RunOptions, RunResult, TargetInfo};
 use crate::pg::conn::Target;
-use crate::pg::server;
+use crate::pg::{pool, server};
 use crate::sweep::folder::{
     self, CellKey, CellResult, ClusterIdentity, Manifest, Plan, Results, ResultsError,
 };
@@ -276,18 +276,20 @@ pub async fn run_cell(
     let live = control::apply(at.patroni, at.base, &change, at.budget).await?;
     let attached_at_start = !live.sync_standbys.is_empty();
     let (leader, target) = control::leader_target(at.patroni, at.base).await?;
-    let control_client = target.connect().await?;
-    let facts = server::facts(&control_client).await?;
+    // Control-plane sessions come from the leader's pool (checked before reuse, bounded in
+    // time); the measured clients each get a session of their own.
+    let control = pool::session(&target).await?;
+    let facts = server::facts(&control).await?;
     facts.check_clients(key.clients + 1)?;
-    control_client
+    control
         .batch_execute("CHECKPOINT")
         .await
         .map_err(SweepError::Checkpoint)?;
-    drop(control_client);
+    drop(control);
 
-    let sampler_client = target.connect().await?;
+    let sampler_session = pool::session(&target).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let sampling = tokio::spawn(sampler::run(sampler_client, stop_rx));
+    let sampling = tokio::spawn(sampler::run(sampler_session, stop_rx));
 
     let seed = plan_seed(key);
     let options = RunOptions {

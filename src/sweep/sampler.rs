@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tokio_postgres::Client;
 
+use crate::pg::pool::{self, Session};
+
 use crate::sweep::folder::{Sample, StandbySample};
 
 /// Twice a second, so every second of the load has at least one sample.
@@ -17,9 +19,11 @@ pub struct Timed {
     pub sample: Sample,
 }
 
-/// Samples until `stop` turns true. A failing query ends sampling quietly: samples are
-/// context for the load, never a reason to fail it.
-pub async fn run(client: Client, mut stop: watch::Receiver<bool>) -> Vec<Timed> {
+/// Samples until `stop` turns true, on a control-plane session from the server's pool
+/// (src/pg/pool.rs). A failing query ends sampling quietly (and the session is not reused):
+/// samples are context for the load, never a reason to fail it.
+pub async fn run(session: Session, mut stop: watch::Receiver<bool>) -> Vec<Timed> {
+    let client: &Client = &session;
     let mut out = Vec::new();
     let mut tick = tokio::time::interval(EVERY);
     loop {
@@ -32,7 +36,10 @@ pub async fn run(client: Client, mut stop: watch::Receiver<bool>) -> Vec<Timed> 
                 at: SystemTime::now(),
                 sample,
             }),
-            Err(_) => break,
+            Err(_) => {
+                pool::discard(session);
+                return out;
+            }
         }
     }
     out
