@@ -213,7 +213,10 @@ mod tests {
             std::thread::sleep(Duration::from_millis(3));
             let due = Instant::now() + Duration::from_millis(5);
             t.sleep_until(due).await.unwrap();
-            assert!(Instant::now() >= due, "the stale expiry ended the wait early");
+            assert!(
+                Instant::now() >= due,
+                "the stale expiry ended the wait early"
+            );
         });
     }
 }
