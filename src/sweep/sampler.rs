@@ -31,7 +31,7 @@ pub async fn run(session: Session, mut stop: watch::Receiver<bool>) -> Vec<Timed
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => break,
         }
-        match take(&client).await {
+        match take(client).await {
             Ok(sample) => out.push(Timed {
                 at: SystemTime::now(),
                 sample,
