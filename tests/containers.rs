@@ -106,25 +106,32 @@ impl Cluster {
     }
 
     fn status(&self) -> Value {
-        let out = check(
-            self.pgsyncbench()
-                .args(["cluster", "status", "--json", "--patroni"])
-                .arg(self.patroni_url(0))
-                .output()
-                .unwrap(),
-            "cluster status",
-        );
+        let out = check(self.status_output(), "cluster status");
         serde_json::from_str(&stdout(&out)).unwrap()
     }
 
-    fn psql(&self, sql: &str) -> String {
-        let out = Command::new(pg_bin().join("psql"))
+    /// psql through HAProxy to the primary.
+    fn psql_output(&self, sql: &str) -> Output {
+        Command::new(pg_bin().join("psql"))
             .args(["-X", "-A", "-t", "-h", &self.haproxy_ip(), "-p", "5000"])
             .args(["-U", "postgres", "-d", "postgres", "-c", sql])
             .env("PGPASSWORD", SUPERUSER_PASSWORD)
             .output()
-            .unwrap();
-        stdout(&check(out, sql)).trim().to_string()
+            .unwrap()
+    }
+
+    fn psql(&self, sql: &str) -> String {
+        stdout(&check(self.psql_output(sql), sql))
+            .trim()
+            .to_string()
+    }
+
+    fn status_output(&self) -> Output {
+        self.pgsyncbench()
+            .args(["cluster", "status", "--json", "--patroni"])
+            .arg(self.patroni_url(0))
+            .output()
+            .unwrap()
     }
 }
 
@@ -214,22 +221,12 @@ fn start_cluster() -> Cluster {
 fn wait_healthy(c: &Cluster, limit: Duration) {
     let started = Instant::now();
     loop {
-        let out = c
-            .pgsyncbench()
-            .args(["cluster", "status", "--json", "--patroni"])
-            .arg(c.patroni_url(0))
-            .output()
-            .unwrap();
+        let out = c.status_output();
         let last = if out.status.success() {
             let s: Value = serde_json::from_str(&stdout(&out)).unwrap();
             let streaming = s["leader"]["streaming"].as_array().map_or(0, Vec::len);
             if roles(&s) == ["leader", "replica", "sync_standby"] && streaming == 2 {
-                let routed = Command::new(pg_bin().join("psql"))
-                    .args(["-X", "-A", "-t", "-h", &c.haproxy_ip(), "-p", "5000"])
-                    .args(["-U", "postgres", "-d", "postgres", "-c", "SELECT 1"])
-                    .env("PGPASSWORD", SUPERUSER_PASSWORD)
-                    .output()
-                    .unwrap();
+                let routed = c.psql_output("SELECT 1");
                 if routed.status.success() {
                     eprintln!("cluster healthy after {:.0?}", started.elapsed());
                     return;

@@ -208,7 +208,6 @@ fn jitter_spreads_delays_over_the_range_asked() {
 
 /// One datagram's one-way time through a pair from `udp_pair`, in ms.
 fn one_way_sample_ms((rx, tx, dst): &(UdpSocket, UdpSocket, SocketAddr)) -> f64 {
-    rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let mut buf = [0u8; 16];
     let t = Instant::now();
     tx.send_to(b"x", dst).unwrap();
@@ -236,6 +235,7 @@ fn one_way_samples_ms(from: &Host, to: &Host, n: usize, pause: Duration) -> Vec<
 }
 
 /// A UDP socket bound in `to` and one in `from`; returns (receiver, sender, receiver's address).
+/// The receiver gives up after 2 s (a lost datagram fails the test instead of hanging it).
 fn udp_pair(from: &Host, to: &Host) -> (UdpSocket, UdpSocket, SocketAddr) {
     let addr = to.addr;
     let rx = to
@@ -246,6 +246,7 @@ fn udp_pair(from: &Host, to: &Host) -> (UdpSocket, UdpSocket, SocketAddr) {
         .enter(|| UdpSocket::bind(("0.0.0.0", 0)))
         .unwrap()
         .unwrap();
+    rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let dst = rx.local_addr().unwrap();
     (rx, tx, dst)
 }

@@ -172,13 +172,18 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_timer_wakes_at_the_due_time_not_a_millisecond_later() {
-        let rt = tokio::runtime::Builder::new_current_thread()
+    /// Runs `f` as a client's loop runs: on a current-thread runtime.
+    fn on_one_thread(f: impl std::future::Future<Output = ()>) {
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .unwrap();
-        rt.block_on(async {
+            .unwrap()
+            .block_on(f);
+    }
+
+    #[test]
+    fn the_timer_wakes_at_the_due_time_not_a_millisecond_later() {
+        on_one_thread(async {
             let t = Timer::new().unwrap();
             let mut late = Vec::new();
             for _ in 0..50 {
@@ -199,11 +204,7 @@ mod tests {
 
     #[test]
     fn an_expiry_left_by_a_cancelled_wait_does_not_end_the_next_one_early() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        on_one_thread(async {
             let t = Timer::new().unwrap();
             // Armed for 1 ms, then given up at once; the timer expires while nobody waits.
             let polled_once = futures_util::FutureExt::now_or_never(

@@ -1,4 +1,5 @@
-//! A cell's load from several generators (plan key `generators`): each is an engine of its own
+//! A cell's load, from the sweep's own engine or from several generators (plan key
+//! `generators`): each generator is an engine of its own
 //! with its share of the clients, threads and offered rate and a seed of its own, connected
 //! first and started at one agreed time (as `run --start-at` does), and their results are
 //! merged exactly as `pgsyncbench merge` merges generators on separate machines
@@ -11,15 +12,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::interrupt::Interrupt;
-use crate::load::engine::{self, Observer};
+use crate::load::engine::{self, EngineConfig, Observer, Outcome};
 use crate::load::hlog::HlogWriter;
 use crate::load::merge::{self, Input};
 use crate::load::run_result::{RunOptions, RunResult, TargetInfo};
 use crate::pg::conn::Target;
 use crate::sweep::runner::SweepError;
 
-/// The merged result, and when the generators started measuring (their agreed start time).
-pub struct Merged {
+/// A cell's result, and when its load started.
+pub struct Measured {
     pub run: RunResult,
     pub started_at: SystemTime,
 }
@@ -63,46 +64,61 @@ pub fn hlog_path(cell_hlog: &Path, k: usize) -> PathBuf {
     cell_hlog.with_extension(format!("{}.hlog", name(k)))
 }
 
-/// Runs `n` generators against `target` and merges their results.
-pub async fn run(
+/// The cell's load: the sweep's own engine with its interval log at `cell_hlog` when `n` is 1,
+/// otherwise `n` generators started together and merged.
+pub async fn measure(
     options: &RunOptions,
     n: usize,
     target: &Target,
     target_info: &TargetInfo,
     cell_hlog: &Path,
     interrupt: &Interrupt,
-) -> Result<Merged, SweepError> {
+) -> Result<Measured, SweepError> {
+    if n == 1 {
+        let outcome = run_one(options.engine_config(None), target, cell_hlog, interrupt).await?;
+        return Ok(Measured {
+            run: RunResult::new(options.clone(), target_info.clone(), &outcome),
+            started_at: outcome.started_at,
+        });
+    }
     let parts = split(options, n);
     // Time to connect every client first (a generator that is late starts at once, and merge
     // aligns its seconds on the wall clock).
     let start_at = SystemTime::now() + Duration::from_millis(1_000 + 50 * options.clients as u64);
-    let mut hlogs = Vec::new();
-    for k in 0..n {
-        hlogs.push(HlogWriter::create(&hlog_path(cell_hlog, k))?);
-    }
-    let runs = parts.iter().zip(hlogs.iter_mut()).map(|(o, hlog)| {
+    let runs = parts.iter().enumerate().map(|(k, o)| {
         let mut config = o.engine_config(None);
         config.start_at = Some(start_at);
-        async move {
-            let mut observers: Vec<&mut dyn Observer> = vec![hlog];
-            engine::run(&config, target, &mut observers, interrupt.wait()).await
-        }
+        run_one(config, target, hlog_path(cell_hlog, k), interrupt)
     });
     let outcomes = futures_util::future::join_all(runs).await;
     let mut inputs = Vec::new();
-    for ((o, outcome), hlog) in parts.into_iter().zip(outcomes).zip(hlogs) {
+    for (o, outcome) in parts.into_iter().zip(outcomes) {
         let outcome = outcome?;
-        hlog.finish()?;
         inputs.push(Input {
             name: o.generator.clone().unwrap_or_default(),
             result: RunResult::new(o, target_info.clone(), &outcome),
         });
     }
-    let run = merge::merge(&inputs)?;
-    Ok(Merged {
-        run,
+    Ok(Measured {
+        run: merge::merge(&inputs)?,
         started_at: start_at,
     })
+}
+
+/// One engine's run, its interval log written to `hlog`.
+async fn run_one(
+    config: EngineConfig,
+    target: &Target,
+    hlog: impl AsRef<Path>,
+    interrupt: &Interrupt,
+) -> Result<Outcome, SweepError> {
+    let mut writer = HlogWriter::create(hlog.as_ref())?;
+    let outcome = {
+        let mut observers: Vec<&mut dyn Observer> = vec![&mut writer];
+        engine::run(&config, target, &mut observers, interrupt.wait()).await
+    }?;
+    writer.finish()?;
+    Ok(outcome)
 }
 
 #[cfg(test)]

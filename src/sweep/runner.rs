@@ -15,10 +15,10 @@ use crate::cluster::control::{self, ControlError, SyncChange};
 use crate::cluster::patroni::Patroni;
 use crate::interrupt::Interrupt;
 use crate::lab::LabError;
-use crate::load::engine::{self, EngineError, Observer};
-use crate::load::hlog::{HlogError, HlogWriter};
+use crate::load::engine::EngineError;
+use crate::load::hlog::HlogError;
 use crate::load::init::{self, InitError, InitProgress};
-use crate::load::run_result::{RunOptions, RunResult, TargetInfo};
+use crate::load::run_result::{RunOptions, TargetInfo};
 use crate::pg::conn::Target;
 use crate::pg::{pool, server};
 use crate::sweep::folder::{
@@ -321,19 +321,15 @@ pub async fn run_cell(
         path: cells_dir,
         source: e,
     })?;
-    let measured = if plan.generators > 1 {
-        generators::run(
-            &options,
-            plan.generators,
-            &target,
-            &target_info,
-            &hlog_path,
-            interrupt,
-        )
-        .await
-    } else {
-        one_generator(&options, &target, &target_info, &hlog_path, interrupt).await
-    };
+    let measured = generators::measure(
+        &options,
+        plan.generators,
+        &target,
+        &target_info,
+        &hlog_path,
+        interrupt,
+    )
+    .await;
     let _ = stop_tx.send(true);
     let samples = sampling.await.unwrap_or_default();
     let measured = measured?;
@@ -353,27 +349,6 @@ pub async fn run_cell(
         run,
         samples: sampler::relative_to(samples, measure_start),
         cluster: Some(at.cluster.clone()),
-    })
-}
-
-/// The cell's load from the sweep's own engine, its interval log beside the cell.
-async fn one_generator(
-    options: &RunOptions,
-    target: &Target,
-    target_info: &TargetInfo,
-    hlog_path: &Path,
-    interrupt: &Interrupt,
-) -> Result<generators::Merged, SweepError> {
-    let config = options.engine_config(None);
-    let mut hlog = HlogWriter::create(hlog_path)?;
-    let outcome = {
-        let mut observers: Vec<&mut dyn Observer> = vec![&mut hlog];
-        engine::run(&config, target, &mut observers, interrupt.wait()).await
-    }?;
-    hlog.finish()?;
-    Ok(generators::Merged {
-        run: RunResult::new(options.clone(), target_info.clone(), &outcome),
-        started_at: outcome.started_at,
     })
 }
 
